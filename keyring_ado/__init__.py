@@ -1,0 +1,13 @@
+"""keyring-ado: Azure DevOps Artifacts credentials for pip, uv, twine and Poetry, through keyring."""
+
+from __future__ import annotations
+
+__all__ = ["__version__"]
+
+
+def __getattr__(name: str) -> str:
+    if name == "__version__":
+        from ._version import __version__  # noqa: PLC0415
+
+        return __version__
+    raise AttributeError(name)

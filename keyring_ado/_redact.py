@@ -1,0 +1,34 @@
+"""Masking for any text that came from outside (az output, server replies) before we quote it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_MASK = "***"
+# JWTs (Entra and session tokens), then long opaque runs such as PATs (52 or 84 characters).
+# The second pattern leaves hyphens out so that GUIDs (tenants, feeds) stay readable.
+_PATTERNS = (
+    re.compile(r"eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*\.?[A-Za-z0-9_\-]*"),
+    re.compile(r"(?<![A-Za-z0-9+/_])[A-Za-z0-9+/_]{32,}={0,2}"),
+)
+_MAX_QUOTE = 300
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """Return *text* with every known secret and anything token-shaped replaced by ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, _MASK)
+    for pattern in _PATTERNS:
+        text = pattern.sub(_MASK, text)
+    return text
+
+
+def quote_output(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """A short, single-line, redacted excerpt of a program's output, for an error message."""
+    lines = [line.strip() for line in redact(text, secrets).splitlines() if line.strip()]
+    excerpt = " | ".join(lines)
+    if len(excerpt) > _MAX_QUOTE:
+        excerpt = excerpt[: _MAX_QUOTE - 3] + "..."
+    return excerpt or "(no output)"

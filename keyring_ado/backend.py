@@ -1,0 +1,69 @@
+"""The keyring backend: an adapter from keyring's ``(service, username)`` calls to feed tokens.
+
+keyring imports this module for every lookup on the machine, whatever the URL, so it imports
+nothing heavy: the credential chain (and, through it, any network or subprocess code) is imported
+only once a service string has matched an Azure DevOps feed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from keyring.backend import KeyringBackend
+from keyring.compat import properties
+from keyring.credentials import Credential, SimpleCredential
+
+from . import feeds, settings
+
+_log = logging.getLogger(__name__)
+
+PRIORITY = 9.9
+"""Above the OS stores (5) so the chainer asks us first; below the chainer (10) so it still runs."""
+
+
+class AdoKeyring(KeyringBackend):
+    """Credentials for Azure DevOps Artifacts feeds; read-only, so storage falls to other backends."""
+
+    @properties.classproperty
+    def priority(cls) -> float:  # noqa: N805 - a classproperty takes the class
+        if settings.is_disabled(os.environ):
+            raise RuntimeError(f"keyring-ado is turned off by {settings.DISABLE}")
+        return PRIORITY
+
+    def get_credential(self, service: str, username: str | None) -> Credential | None:
+        """A credential for an Azure Artifacts URL or host; None for anything else, at once."""
+        found = _lookup(service)
+        if found is None:
+            return None
+        token_username, secret = found
+        return SimpleCredential(username or token_username, secret)
+
+    def get_password(self, service: str, username: str) -> str | None:
+        """The secret for *service*, whatever user name the client sends."""
+        found = _lookup(service)
+        return None if found is None else found[1]
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        """We store nothing; keyring's chainer passes this on to the next backend."""
+        raise NotImplementedError("keyring-ado only reads credentials")
+
+    def delete_password(self, service: str, username: str) -> None:
+        """We store nothing; keyring's chainer passes this on to the next backend."""
+        raise NotImplementedError("keyring-ado only reads credentials")
+
+
+def _lookup(service: str) -> tuple[str, str] | None:
+    """``(username, secret)`` for *service*, or None. Never raises, never prints."""
+    try:
+        config = settings.Settings.from_environ(os.environ)
+        feed = feeds.parse(service, config.server_hosts)
+        if feed is None:
+            return None
+        from . import chain  # noqa: PLC0415 - only paid for by Azure DevOps lookups
+
+        token = chain.lookup(feed, config)
+    except Exception as exc:  # noqa: BLE001 - raising would turn keyring off in pip
+        _log.warning("keyring-ado: lookup failed unexpectedly (%s); please report this", type(exc).__name__)
+        return None
+    return None if token is None else (token.username, token.secret)

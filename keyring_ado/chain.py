@@ -1,0 +1,151 @@
+"""Ask the sources in order, remember the answer for the process, and explain a miss.
+
+Imported lazily by the backend, only once a service string has matched a feed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ._redact import redact
+from .credential import Kind, Token
+from .errors import SourceFailed, SourceUnavailable
+from .sources.azure_cli import AzureCliSource
+from .sources.compat import AccessTokenSource, ExternalFeedEndpointsSource
+from .sources.env import EnvironmentSource
+from .sources.pipelines import AzurePipelinesSource
+
+if TYPE_CHECKING:
+    from .feeds import Feed
+    from .settings import Settings
+    from .sources.base import Source
+
+_log = logging.getLogger(__name__)
+
+#: A cached token is handed out again only while it has this long left.
+REUSE_MARGIN = 300.0
+#: How long a miss is remembered, so that pip's and Poetry's repeated asks stay cheap.
+MISS_TTL = 30.0
+
+_lock = threading.Lock()
+_key_locks: dict[tuple[str, str], threading.Lock] = {}
+_remembered: dict[tuple[str, str], tuple[Token | None, float]] = {}
+_reported: set[str] = set()
+
+
+def default_sources() -> list[Source]:
+    """The sources in the order they are asked."""
+    return [
+        EnvironmentSource(),
+        ExternalFeedEndpointsSource(),
+        AccessTokenSource(),
+        AzurePipelinesSource(),
+        AzureCliSource(),
+    ]
+
+
+def lookup(feed: Feed, settings: Settings, sources: Sequence[Source] | None = None) -> Token | None:
+    """A token for *feed*, from this process's memory or the sources; None when there is none."""
+    key = feed.key
+    found = _recall(key)
+    if found is not None:
+        return found[0]
+    with _lock:
+        key_lock = _key_locks.setdefault(key, threading.Lock())
+    with key_lock:  # threads asking for the same organisation wait for one resolution
+        found = _recall(key)
+        if found is not None:
+            return found[0]
+        token = resolve(feed, settings, default_sources() if sources is None else sources)
+        until = time.monotonic() + MISS_TTL if token is None else float("inf")
+        _remembered[key] = (token, until)
+        return token
+
+
+def forget() -> None:
+    """Drop everything this process remembers (tests, and a future ``logout``)."""
+    with _lock:
+        _remembered.clear()
+        _reported.clear()
+
+
+def resolve(feed: Feed, settings: Settings, sources: Sequence[Source]) -> Token | None:
+    """Ask each source once: unavailable -> next, failed -> stop. Logs what happened."""
+    _report_problems(settings)
+    tried: list[str] = []
+    for source in sources:
+        if feed.server and not source.server_capable:
+            continue
+        try:
+            token = source.get_token(feed, settings)
+        except SourceUnavailable as exc:
+            _log.debug("keyring-ado: %s: %s", source.name, exc)
+            tried.append(f"{source.name} ({exc})")
+            continue
+        except SourceFailed as exc:
+            _log.warning("keyring-ado: no credential for %s: %s failed: %s", feed.describe(), source.name, exc)
+            return None
+        except Exception as exc:  # a bug in a source must not break pip: report it, in one line
+            _log.warning(
+                "keyring-ado: no credential for %s: %s raised %s: %s; please report this",
+                feed.describe(),
+                source.name,
+                type(exc).__name__,
+                redact(str(exc), _secrets(settings)),
+            )
+            return None
+        if feed.server and token.kind is not Kind.PAT:
+            tried.append(f"{source.name} (gave a {token.kind}, and Azure DevOps Server hosts get PATs only)")
+            continue
+        if not token.fresh():
+            when = time.strftime("%H:%M:%S UTC", time.gmtime(token.expires_on or 0))
+            _log.warning(
+                "keyring-ado: no credential for %s: %s gave a token that had already expired at %s; "
+                "check the system clock, then sign in again",
+                feed.describe(),
+                token.source,
+                when,
+            )
+            return None
+        _log.info("keyring-ado: using a %s from %s for %s", token.kind, token.source, feed.describe())
+        return token
+    _log.warning("keyring-ado: no credential for %s. Tried: %s. %s", feed.describe(), "; ".join(tried), _next_step(feed))
+    return None
+
+
+def _recall(key: tuple[str, str]) -> tuple[Token | None] | None:
+    entry = _remembered.get(key)
+    if entry is None:
+        return None
+    token, until = entry
+    if token is None:
+        return (None,) if time.monotonic() < until else None
+    return (token,) if token.fresh(REUSE_MARGIN) else None
+
+
+def _report_problems(settings: Settings) -> None:
+    for problem in settings.problems:
+        if problem not in _reported:
+            _reported.add(problem)
+            _log.warning("keyring-ado: %s", problem)
+
+
+def _secrets(settings: Settings) -> list[str | None]:
+    return [
+        settings.pat,
+        settings.token,
+        settings.ext_pat,
+        settings.access_token,
+        settings.system_access_token,
+        *(e.password for e in settings.endpoints),
+    ]
+
+
+def _next_step(feed: Feed) -> str:
+    if feed.server:
+        return f"Set KEYRING_ADO_PAT to a PAT with Packaging scope created on {feed.host}."
+    return "Run `az login`, or set KEYRING_ADO_PAT to a PAT with the Packaging (Read) scope."

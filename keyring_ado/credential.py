@@ -1,0 +1,59 @@
+"""The value every source returns: a secret that never shows in a repr."""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass, field
+
+#: What clients send as the user name when the caller gave none. Azure Artifacts ignores the
+#: user name for PATs and tokens; this is the convention uv's and Microsoft's docs use.
+DEFAULT_USERNAME = "VssSessionToken"
+
+
+class Kind(str, enum.Enum):
+    """What sort of secret a token is; Azure DevOps Server hosts only ever get a ``PAT``."""
+
+    PAT = "PAT"
+    ENTRA = "Entra ID token"
+    JOB = "Azure Pipelines job token"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Token:
+    """A secret for one organisation, where it came from, and when it stops working."""
+
+    secret: str = field(repr=False)
+    kind: Kind
+    source: str
+    """A human name for where it came from, e.g. ``KEYRING_ADO_PAT`` or ``az``."""
+    username: str = DEFAULT_USERNAME
+    expires_on: float | None = None
+    """Seconds since the epoch; None when unknown (PATs)."""
+
+    def fresh(self, margin: float = 0.0, now: float | None = None) -> bool:
+        """True while the token has at least *margin* seconds left (or no known expiry)."""
+        if self.expires_on is None:
+            return True
+        return self.expires_on - margin > (time.time() if now is None else now)
+
+
+def jwt_expiry(secret: str) -> float | None:
+    """The ``exp`` claim of a JWT, read without verifying it; None for anything else."""
+    import base64  # noqa: PLC0415 - only tokens that look like JWTs pay for this
+    import binascii  # noqa: PLC0415
+    import json  # noqa: PLC0415
+
+    parts = secret.split(".")
+    if len(parts) != 3 or not parts[0].startswith("eyJ"):
+        return None
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload))
+    except (ValueError, binascii.Error):
+        return None
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None

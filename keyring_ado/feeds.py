@@ -1,0 +1,224 @@
+"""Which service strings are Azure Artifacts feeds: a pure function, no I/O.
+
+keyring asks every backend about every service string on the machine, so :func:`parse` must be
+cheap and must say no to anything that is not an Azure DevOps host over https. What it accepts:
+
+* ``https://pkgs.dev.azure.com/{org}[/{project}]/_packaging/{feed}/...`` (index, per-package,
+  upload, and download URLs whose feed segment is a GUID);
+* ``https://{org}.pkgs.visualstudio.com[/{project}]/_packaging/{feed}/...`` (the legacy host);
+* the bare hosts ``pkgs.dev.azure.com`` and ``{org}.pkgs.visualstudio.com``, with or without
+  ``https://`` (pip, uv and Poetry fall back to the host alone);
+* the same shapes on Azure DevOps Server hosts the user listed in ``KEYRING_ADO_HOSTS``.
+
+User info in the URL is ignored. Everything else, ``http://`` URLs and look-alike hosts included,
+gives ``None``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+HOSTED_HOST = "pkgs.dev.azure.com"
+LEGACY_SUFFIX = ".pkgs.visualstudio.com"
+_PACKAGING = "_packaging"
+_MAX_SERVICE_LENGTH = 4096
+_ORG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+_HOST_CHARS = _ORG_CHARS | {"."}
+
+
+@dataclass(frozen=True)
+class Feed:
+    """An Azure Artifacts location a client asked about."""
+
+    host: str
+    """The host as the client wrote it, lower case, with a port only when it is not 443."""
+    organization: str | None
+    """The organisation (Azure DevOps Services) or collection path (Server); None for a bare host."""
+    project: str | None = None
+    name: str | None = None
+    """The feed name or GUID; None when the service string named no feed."""
+    server: bool = False
+    """True for an Azure DevOps Server host from ``KEYRING_ADO_HOSTS``: only PATs go there."""
+    upload: bool = False
+    path: str = ""
+    """The URL path after the host, lower case, without a trailing slash."""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What credentials are cached under: one entry per organisation, whatever the host form."""
+        host = self.host if self.server else "dev.azure.com"
+        return host, (self.organization or "").lower()
+
+    @property
+    def canonical_url(self) -> str:
+        """The URL in one spelling (legacy hosts rewritten), for prefix comparisons."""
+        return _canonical(self.host, self.path, server=self.server)
+
+    def describe(self) -> str:
+        """A short, secret-free name for messages: host and organisation."""
+        if self.organization is None:
+            return self.host
+        if self.server:
+            return f"{self.host}/{self.organization}"
+        return f"{HOSTED_HOST}/{self.organization}"
+
+
+def parse(service: object, server_hosts: frozenset[str] = frozenset()) -> Feed | None:
+    """Return the feed *service* names, or None when it is not ours. Never raises."""
+    if not isinstance(service, str) or not service or len(service) > _MAX_SERVICE_LENGTH:
+        return None
+    if "\\" in service or any(ch.isspace() or ord(ch) < 32 for ch in service):
+        return None  # a backslash makes browsers and uv read a different host than urllib
+    if "://" in service:
+        scheme, _, rest = service.partition("://")
+        if scheme.lower() != "https":
+            return None
+        netloc, slash, after = rest.partition("/")
+        path = slash + after
+    else:
+        netloc, path = service, ""
+        if "/" in netloc or "?" in netloc or "#" in netloc:
+            return None
+    netloc = netloc.rpartition("@")[2]  # user info never matters, and never reaches a message
+    host = _host_port(netloc)
+    if host is None:
+        return None
+    path = urlsplit("https://h" + path).path if path else ""
+    segments = [s for s in path.split("/") if s]
+    if host == HOSTED_HOST:
+        return _hosted(host, segments)
+    if host.endswith(LEGACY_SUFFIX):
+        return _legacy(host, segments)
+    if host in server_hosts:
+        return _server(host, segments)
+    return None
+
+
+def canonical_prefix(url: str, server_hosts: frozenset[str] = frozenset()) -> str | None:
+    """Spell a URL prefix (from a compatibility variable) the way :attr:`Feed.canonical_url` is."""
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep or scheme.lower() != "https":
+        return None
+    netloc, _, path = rest.partition("/")
+    host = _host_port(netloc.rpartition("@")[2])
+    if host is None:
+        return None
+    server = host in server_hosts
+    if not (server or host == HOSTED_HOST or _legacy_org(host)):
+        return None
+    try:
+        clean = urlsplit("https://h/" + path).path
+    except ValueError:
+        return None
+    return _canonical(host, _lower_path(clean.split("/")), server=server)
+
+
+def has_prefix(url: str, prefix: str) -> bool:
+    """True when *prefix* covers *url* at a path-segment boundary (both canonical)."""
+    return url == prefix or url.startswith(prefix.rstrip("/") + "/")
+
+
+def _hosted(host: str, segments: list[str]) -> Feed | None:
+    if not segments:
+        return Feed(host=host, organization=None)
+    org = segments[0]
+    if not _valid_org(org):
+        return None
+    return _with_feed(host, org, segments, first=1, server=False)
+
+
+def _legacy(host: str, segments: list[str]) -> Feed | None:
+    org = _legacy_org(host)
+    if org is None:
+        return None
+    if not segments:
+        return Feed(host=host, organization=org)
+    return _with_feed(host, org, segments, first=0, server=False)
+
+
+def _server(host: str, segments: list[str]) -> Feed | None:
+    if not segments:
+        return Feed(host=host, organization=None, server=True)
+    if _PACKAGING not in segments[1:]:
+        return None
+    index = segments.index(_PACKAGING, 1)
+    return _with_feed(host, "/".join(segments[:index]), segments, first=index, server=True)
+
+
+def _with_feed(host: str, org: str, segments: list[str], *, first: int, server: bool) -> Feed | None:
+    """Read ``[{project}/]_packaging/{feed}/...`` starting at ``segments[first]``."""
+    rest = segments[first:]
+    if rest and rest[0] == _PACKAGING:
+        project = None
+    elif len(rest) > 1 and rest[1] == _PACKAGING and not server:
+        project, rest = rest[0], rest[1:]
+    else:
+        return None
+    if len(rest) < 2:
+        return None
+    tail = [s.lower() for s in rest[2:]]
+    return Feed(
+        host=host,
+        organization=org,
+        project=project,
+        name=rest[1],
+        server=server,
+        upload=tail[:2] == ["pypi", "upload"],
+        path=_lower_path(segments),
+    )
+
+
+def _host_port(netloc: str) -> str | None:
+    """``host`` or ``host:port`` in lower case, ``:443`` dropped; None when malformed."""
+    host, colon, port = netloc.lower().partition(":")
+    if colon:
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            return None
+        if int(port) != 443:
+            host = f"{host}:{int(port)}"
+    name = host.partition(":")[0]
+    if not name or name[0] in ".-" or name.endswith(".") or ".." in name or not set(name) <= _HOST_CHARS:
+        return None
+    return host
+
+
+def _legacy_org(host: str) -> str | None:
+    if not host.endswith(LEGACY_SUFFIX):
+        return None
+    org = host[: -len(LEGACY_SUFFIX)]
+    return org if _valid_org(org) else None
+
+
+def _valid_org(org: str) -> bool:
+    return 0 < len(org) <= 64 and org[0] != "-" and set(org.lower()) <= _ORG_CHARS
+
+
+def _lower_path(segments: list[str]) -> str:
+    return "/" + "/".join(s.lower() for s in segments if s)
+
+
+def _canonical(host: str, path: str, *, server: bool) -> str:
+    if server:
+        return f"https://{host}{path}".rstrip("/")
+    org = _legacy_org(host)
+    if org is not None:
+        path = f"/{org}{path}"
+    return f"https://{HOSTED_HOST}{path}".rstrip("/")
+
+
+def organization_of_collection(uri: str) -> str | None:
+    """The organisation of an Azure Pipelines collection URI (``https://dev.azure.com/{org}/``
+    or ``https://{org}.visualstudio.com/``); None for anything else."""
+    scheme, sep, rest = uri.strip().partition("://")
+    if not sep or scheme.lower() != "https":
+        return None
+    netloc, _, path = rest.partition("/")
+    host = _host_port(netloc.rpartition("@")[2])
+    if host == "dev.azure.com":
+        org = path.split("/", 1)[0]
+    elif host is not None and host.endswith(".visualstudio.com"):
+        org = host[: -len(".visualstudio.com")]
+    else:
+        return None
+    return org if _valid_org(org) else None

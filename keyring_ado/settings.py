@@ -1,0 +1,260 @@
+"""Every setting keyring-ado reads, in one place.
+
+Nothing else in the package looks at ``os.environ`` to decide what to do: the backend builds a
+:class:`Settings` with :meth:`Settings.from_environ` at the start of each lookup and hands it down.
+A malformed value never raises: it is ignored and described in :attr:`Settings.problems`, which
+the chain reports (one line per variable) when a lookup for an Azure DevOps feed runs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+# --- our own variables -----------------------------------------------------------------------
+DISABLE = "KEYRING_ADO_DISABLE"
+HOSTS = "KEYRING_ADO_HOSTS"
+PAT = "KEYRING_ADO_PAT"
+TOKEN = "KEYRING_ADO_TOKEN"  # noqa: S105 - a variable name, not a secret
+NONINTERACTIVE = "KEYRING_ADO_NONINTERACTIVE"
+AZ_TIMEOUT = "KEYRING_ADO_AZ_TIMEOUT"
+# --- the az devops convention ----------------------------------------------------------------
+AZURE_DEVOPS_EXT_PAT = "AZURE_DEVOPS_EXT_PAT"
+# --- Microsoft's credential provider (artifacts-keyring) compatibility ------------------------
+EXTERNAL_FEED_ENDPOINTS = (
+    "ARTIFACTS_CREDENTIALPROVIDER_EXTERNAL_FEED_ENDPOINTS",
+    "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS",
+)
+ACCESS_TOKEN = ("ARTIFACTS_CREDENTIALPROVIDER_ACCESSTOKEN", "VSS_NUGET_ACCESSTOKEN")
+URI_PREFIXES = ("ARTIFACTS_CREDENTIALPROVIDER_URI_PREFIXES", "VSS_NUGET_URI_PREFIXES")
+ARTIFACTS_KEYRING_NONINTERACTIVE = "ARTIFACTS_KEYRING_NONINTERACTIVE_MODE"
+# --- Azure Pipelines -------------------------------------------------------------------------
+TF_BUILD = "TF_BUILD"
+SYSTEM_ACCESSTOKEN = "SYSTEM_ACCESSTOKEN"  # noqa: S105 - a variable name
+COLLECTION_URI = ("SYSTEM_COLLECTIONURI", "SYSTEM_TEAMFOUNDATIONCOLLECTIONURI")
+# --- generic CI markers ----------------------------------------------------------------------
+CI_MARKERS = ("CI", "TF_BUILD", "GITHUB_ACTIONS", "BUILD_BUILDID", "GITLAB_CI", "JENKINS_URL")
+
+#: Every variable this package reads. Tests clear all of them before each test.
+ALL_VARIABLES: tuple[str, ...] = (
+    DISABLE,
+    HOSTS,
+    PAT,
+    TOKEN,
+    NONINTERACTIVE,
+    AZ_TIMEOUT,
+    AZURE_DEVOPS_EXT_PAT,
+    *EXTERNAL_FEED_ENDPOINTS,
+    *ACCESS_TOKEN,
+    *URI_PREFIXES,
+    ARTIFACTS_KEYRING_NONINTERACTIVE,
+    SYSTEM_ACCESSTOKEN,
+    *COLLECTION_URI,
+    *CI_MARKERS,
+)
+
+DEFAULT_AZ_TIMEOUT = 20.0
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One entry of ``VSS_NUGET_EXTERNAL_FEED_ENDPOINTS``: a URL prefix and its credential."""
+
+    endpoint: str
+    username: str | None
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """An immutable snapshot of the configuration for one lookup."""
+
+    disabled: bool = False
+    server_hosts: frozenset[str] = frozenset()
+    pat: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+    ext_pat: str | None = field(default=None, repr=False)
+    endpoints: tuple[Endpoint, ...] = ()
+    endpoints_variable: str = EXTERNAL_FEED_ENDPOINTS[1]
+    access_token: str | None = field(default=None, repr=False)
+    access_token_variable: str = ACCESS_TOKEN[1]
+    uri_prefixes: tuple[str, ...] = ()
+    non_interactive: bool = False
+    in_ci: bool = False
+    tf_build: bool = False
+    system_access_token: str | None = field(default=None, repr=False)
+    collection_uri: str | None = None
+    az_timeout: float = DEFAULT_AZ_TIMEOUT
+    problems: tuple[str, ...] = ()
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        """Read every setting from *environ*; never raises."""
+        reader = _Reader(environ)
+        endpoints_var, endpoints = reader.endpoints()
+        token_var, access_token = reader.first_secret(ACCESS_TOKEN)
+        prefixes = reader.prefixes()
+        if access_token and not prefixes:
+            reader.problem(
+                f"{token_var} is set but {URI_PREFIXES[1]} is empty, so keyring-ado cannot tell "
+                f"which feeds it is for; set {URI_PREFIXES[1]} to the feed URL prefixes "
+                "(separated by ';')"
+            )
+        return cls(
+            disabled=reader.flag(DISABLE),
+            server_hosts=reader.hosts(),
+            pat=reader.secret(PAT),
+            token=reader.secret(TOKEN),
+            ext_pat=reader.secret(AZURE_DEVOPS_EXT_PAT),
+            endpoints=endpoints,
+            endpoints_variable=endpoints_var,
+            access_token=access_token if prefixes else None,
+            access_token_variable=token_var,
+            uri_prefixes=prefixes,
+            non_interactive=reader.flag(NONINTERACTIVE) or reader.flag(ARTIFACTS_KEYRING_NONINTERACTIVE),
+            in_ci=any(environ.get(name, "").strip().lower() not in _FALSE for name in CI_MARKERS),
+            tf_build=environ.get(TF_BUILD, "").strip().lower() not in _FALSE,
+            system_access_token=reader.secret(SYSTEM_ACCESSTOKEN, report_empty=False),
+            collection_uri=next((environ[n].strip() for n in COLLECTION_URI if environ.get(n, "").strip()), None),
+            az_timeout=reader.seconds(AZ_TIMEOUT, DEFAULT_AZ_TIMEOUT),
+            problems=tuple(reader.problems),
+        )
+
+
+def is_disabled(environ: Mapping[str, str]) -> bool:
+    """The one check the backend's priority needs; cheap enough for every keyring call."""
+    return environ.get(DISABLE, "").strip().lower() in _TRUE
+
+
+class _Reader:
+    """Parses variables strictly and records one line for each malformed one."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.problems: list[str] = []
+
+    def problem(self, message: str) -> None:
+        self.problems.append(message)
+
+    def flag(self, name: str) -> bool:
+        raw = self.environ.get(name)
+        if raw is None:
+            return False
+        value = raw.strip().lower()
+        if value in _TRUE:
+            return True
+        if value not in _FALSE:
+            self.problem(f"{name}={raw!r} is not a boolean; use 1/true/yes/on or 0/false/no/off")
+        return False
+
+    def secret(self, name: str, *, report_empty: bool = True) -> str | None:
+        raw = self.environ.get(name)
+        if raw is None:
+            return None
+        value = raw.strip()
+        if not value:
+            if report_empty:
+                self.problem(f"{name} is set but empty; ignoring it")
+            return None
+        if any(ch.isspace() for ch in value):
+            self.problem(f"{name} contains whitespace inside the value; ignoring it (check how it was quoted)")
+            return None
+        return value
+
+    def first_secret(self, names: tuple[str, ...]) -> tuple[str, str | None]:
+        for name in names:
+            if name in self.environ:
+                return name, self.secret(name)
+        return names[-1], None
+
+    def seconds(self, name: str, default: float) -> float:
+        raw = self.environ.get(name)
+        if raw is None or not raw.strip():
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value <= 0:
+            self.problem(f"{name}={raw!r} is not a positive number of seconds; using {default:g}")
+            return default
+        return value
+
+    def hosts(self) -> frozenset[str]:
+        raw = self.environ.get(HOSTS, "")
+        hosts = set()
+        for item in raw.split(","):
+            host = item.strip().lower()
+            if not host:
+                continue
+            if "://" in host or "/" in host or "@" in host or not _valid_host_port(host):
+                self.problem(
+                    f"{HOSTS} entry {item.strip()!r} is not host[:port]; "
+                    "write it like tfs.example.com or tfs.example.com:8443"
+                )
+                continue
+            hosts.add(host[:-4] if host.endswith(":443") else host)
+        return frozenset(hosts)
+
+    def prefixes(self) -> tuple[str, ...]:
+        for name in URI_PREFIXES:
+            raw = self.environ.get(name)
+            if raw is not None:
+                return tuple(p.strip() for p in raw.split(";") if p.strip())
+        return ()
+
+    def endpoints(self) -> tuple[str, tuple[Endpoint, ...]]:
+        for name in EXTERNAL_FEED_ENDPOINTS:
+            raw = self.environ.get(name)
+            if raw is None:
+                continue
+            if not raw.strip():
+                self.problem(f"{name} is set but empty; ignoring it")
+                return name, ()
+            return name, self._parse_endpoints(name, raw)
+        return EXTERNAL_FEED_ENDPOINTS[1], ()
+
+    def _parse_endpoints(self, name: str, raw: str) -> tuple[Endpoint, ...]:
+        expected = '{"endpointCredentials": [{"endpoint": "https://...", "password": "..."}]}'
+        try:
+            document = json.loads(raw)
+        except ValueError as exc:
+            # exc carries a position, never the text around it
+            self.problem(f"{name} is not valid JSON ({exc.msg} at character {exc.pos}); expected {expected}")
+            return ()
+        entries = document.get("endpointCredentials") if isinstance(document, dict) else None
+        if not isinstance(entries, list):
+            self.problem(f"{name} has no endpointCredentials list; expected {expected}")
+            return ()
+        endpoints = []
+        for index, entry in enumerate(entries):
+            endpoint = entry.get("endpoint") if isinstance(entry, dict) else None
+            password = entry.get("password") if isinstance(entry, dict) else None
+            username = entry.get("username") if isinstance(entry, dict) else None
+            if not (isinstance(endpoint, str) and endpoint.strip() and isinstance(password, str) and password):
+                self.problem(
+                    f"{name} entry {index} needs a non-empty \"endpoint\" and \"password\"; ignoring that entry"
+                )
+                continue
+            endpoints.append(
+                Endpoint(
+                    endpoint=endpoint.strip(),
+                    username=username if isinstance(username, str) and username else None,
+                    password=password,
+                )
+            )
+        return tuple(endpoints)
+
+
+def _valid_host_port(text: str) -> bool:
+    host, _, port = text.partition(":")
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        return False
+    labels = host.split(".")
+    return bool(host) and all(
+        label and len(label) < 64 and all(c.isalnum() or c == "-" for c in label) for label in labels
+    )

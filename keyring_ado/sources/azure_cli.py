@@ -1,0 +1,98 @@
+"""Azure CLI: ``az account get-access-token`` for the Azure DevOps resource."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from .. import _process
+from .._redact import quote_output
+from ..credential import Kind, Token
+from ..errors import SourceFailed, SourceUnavailable
+
+if TYPE_CHECKING:
+    from ..feeds import Feed
+    from ..settings import Settings
+
+AZURE_DEVOPS_RESOURCE = "499b84ac-1321-427f-aa17-267ca6975798"
+_log = logging.getLogger(__name__)
+_NOT_LOGGED_IN = ("az login", "az account set")
+
+
+class AzureCliSource:
+    """An Entra ID token from the user's ``az login``."""
+
+    name = "az"
+    server_capable = False
+
+    def __init__(self, tenant: str | None = None) -> None:
+        self.tenant = tenant
+
+    def get_token(self, feed: Feed, settings: Settings) -> Token:  # noqa: ARG002 - same for every org
+        executable = shutil.which("az")
+        if executable is None:
+            raise SourceUnavailable("the Azure CLI (az) is not on PATH")
+        argv = [executable, "account", "get-access-token", "--resource", AZURE_DEVOPS_RESOURCE, "--output", "json"]
+        if self.tenant:
+            argv += ["--tenant", self.tenant]
+        _log.debug("keyring-ado: running az account get-access-token (timeout %g s)", settings.az_timeout)
+        try:
+            result = _process.run(
+                argv,
+                timeout=settings.az_timeout,
+                extra_env={"AZURE_CORE_NO_COLOR": "true", "AZURE_CORE_ONLY_SHOW_ERRORS": "true"},
+            )
+        except _process.ProcessTimeout as exc:
+            raise SourceFailed(
+                f"{exc}; run `az account get-access-token --resource {AZURE_DEVOPS_RESOURCE}` yourself to see "
+                "what it waits for, or raise KEYRING_ADO_AZ_TIMEOUT"
+            ) from None
+        except OSError as exc:
+            raise SourceFailed(f"could not start {executable}: {exc.strerror or exc}") from None
+        if result.returncode != 0:
+            raise _failure(result)
+        return _parse(result.stdout)
+
+
+def _failure(result: _process.Completed) -> Exception:
+    said = quote_output(result.stderr or result.stdout)
+    if result.returncode == 127:
+        return SourceUnavailable("the Azure CLI (az) could not be run (exit 127)")
+    if any(hint in result.stderr for hint in _NOT_LOGGED_IN) and "AADSTS" not in result.stderr:
+        return SourceUnavailable("az is not logged in; run `az login`")
+    return SourceFailed(f"az account get-access-token exited with {result.returncode}: {said}")
+
+
+def _parse(stdout: str) -> Token:
+    try:
+        document = json.loads(stdout)
+        secret = document["accessToken"]
+        if not isinstance(secret, str) or not secret.strip():
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        raise SourceFailed(
+            "az account get-access-token printed something that is not a token: "
+            f"{quote_output(stdout)}; update the Azure CLI (`az upgrade`)"
+        ) from None
+    return Token(secret.strip(), Kind.ENTRA, source="az", expires_on=_expiry(document))
+
+
+def _expiry(document: dict[str, object]) -> float | None:
+    epoch = document.get("expires_on")
+    if isinstance(epoch, int | float) and not isinstance(epoch, bool):
+        return float(epoch)
+    if isinstance(epoch, str) and epoch.isdigit():
+        return float(epoch)
+    local = document.get("expiresOn")  # naive local time in older az
+    if isinstance(local, str):
+        for pattern in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
+            try:
+                return datetime.strptime(local, pattern).timestamp()  # noqa: DTZ007 - az writes local time
+            except ValueError:
+                continue
+    _log.debug("keyring-ado: az gave no expiry; assuming one hour")
+    return time.time() + 3600

@@ -1,0 +1,89 @@
+"""The variables Microsoft's credential provider reads, so pipelines can switch without edits.
+
+* ``VSS_NUGET_EXTERNAL_FEED_ENDPOINTS`` (or ``ARTIFACTS_CREDENTIALPROVIDER_EXTERNAL_FEED_ENDPOINTS``):
+  JSON ``{"endpointCredentials": [{"endpoint": URL, "username": ..., "password": PAT}]}``.
+  An entry answers a feed when its URL is a prefix of the one asked about; failing that, an entry
+  for the same feed under another path (a NuGet URL of the same feed), and for download URLs that
+  carry the feed's GUID, an entry in the same organisation.
+* ``VSS_NUGET_ACCESSTOKEN`` with ``VSS_NUGET_URI_PREFIXES`` (``;``-separated), as set by the
+  Azure Pipelines authenticate tasks: the token answers URLs under one of the prefixes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from ..credential import DEFAULT_USERNAME, Kind, Token
+from ..errors import SourceUnavailable
+from ..feeds import canonical_prefix, has_prefix, parse
+
+if TYPE_CHECKING:
+    from ..feeds import Feed
+    from ..settings import Endpoint, Settings
+
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+
+
+class ExternalFeedEndpointsSource:
+    """PATs per feed URL from ``VSS_NUGET_EXTERNAL_FEED_ENDPOINTS``."""
+
+    name = "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS"
+    server_capable = True
+
+    def get_token(self, feed: Feed, settings: Settings) -> Token:
+        variable = settings.endpoints_variable
+        if not settings.endpoints:
+            raise SourceUnavailable(f"{variable} is not set")
+        if feed.organization is None:
+            raise SourceUnavailable(f"{variable} is matched by feed URL, and {feed.host} alone names no feed")
+        best: tuple[int, Endpoint] | None = None
+        for endpoint in settings.endpoints:
+            rank = _rank(endpoint, feed, settings.server_hosts)
+            if rank and (best is None or rank > best[0]):
+                best = (rank, endpoint)
+        if best is None:
+            raise SourceUnavailable(f"no entry of {variable} covers {feed.canonical_url}")
+        endpoint = best[1]
+        return Token(
+            endpoint.password,
+            Kind.PAT,
+            source=variable,
+            username=endpoint.username or DEFAULT_USERNAME,
+        )
+
+
+class AccessTokenSource:
+    """``VSS_NUGET_ACCESSTOKEN`` for the URL prefixes in ``VSS_NUGET_URI_PREFIXES``."""
+
+    name = "VSS_NUGET_ACCESSTOKEN"
+    server_capable = False  # a job token, not a PAT
+
+    def get_token(self, feed: Feed, settings: Settings) -> Token:
+        variable = settings.access_token_variable
+        if not settings.access_token:
+            raise SourceUnavailable(f"{variable} is not set")
+        url = feed.canonical_url
+        for prefix in settings.uri_prefixes:
+            canonical = canonical_prefix(prefix, settings.server_hosts)
+            if canonical is not None and has_prefix(url, canonical):
+                return Token(settings.access_token, Kind.JOB, source=variable)
+        raise SourceUnavailable(f"{url} is under none of the prefixes in VSS_NUGET_URI_PREFIXES")
+
+
+def _rank(endpoint: Endpoint, feed: Feed, server_hosts: frozenset[str]) -> int:
+    """3: a URL prefix; 2: the same feed elsewhere; 1: same organisation, feed named by GUID."""
+    prefix = canonical_prefix(endpoint.endpoint, server_hosts)
+    if prefix is None:
+        return 0  # not an Azure DevOps URL: never a reason to send this secret anywhere
+    if has_prefix(feed.canonical_url, prefix):
+        return 3
+    other = parse(endpoint.endpoint, server_hosts)
+    if other is None or other.key != feed.key or other.name is None:
+        return 0
+    same_project = (other.project or "").lower() == (feed.project or "").lower()
+    if feed.name is not None and other.name.lower() == feed.name.lower() and same_project:
+        return 2
+    if feed.name is None or _GUID.match(feed.name):
+        return 1
+    return 0

@@ -1,0 +1,46 @@
+"""Secrets the user put in the environment: ``KEYRING_ADO_PAT``, ``KEYRING_ADO_TOKEN``, ``AZURE_DEVOPS_EXT_PAT``."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from .. import settings as names
+from ..credential import Kind, Token, jwt_expiry
+from ..errors import SourceFailed, SourceUnavailable
+
+if TYPE_CHECKING:
+    from ..feeds import Feed
+    from ..settings import Settings
+
+
+class EnvironmentSource:
+    """A PAT for every matched feed, or a ready Entra ID token, from environment variables."""
+
+    name = "environment"
+    server_capable = True
+
+    def get_token(self, feed: Feed, settings: Settings) -> Token:
+        if settings.pat:
+            return Token(settings.pat, Kind.PAT, source=names.PAT)
+        if settings.token and not feed.server:
+            return _entra_token(settings.token)
+        if settings.ext_pat:
+            return Token(settings.ext_pat, Kind.PAT, source=names.AZURE_DEVOPS_EXT_PAT)
+        if settings.token:
+            raise SourceUnavailable(
+                f"{names.TOKEN} is an Entra ID token, which is never sent to an Azure DevOps Server "
+                f"host; set {names.PAT} to a PAT for {feed.host}"
+            )
+        raise SourceUnavailable(f"{names.PAT}, {names.TOKEN} and {names.AZURE_DEVOPS_EXT_PAT} are not set")
+
+
+def _entra_token(secret: str) -> Token:
+    expires_on = jwt_expiry(secret)
+    if expires_on is not None and expires_on <= time.time():
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(expires_on))
+        raise SourceFailed(
+            f"{names.TOKEN} expired at {when}; put a fresh token in it (for example from "
+            "`az account get-access-token --resource 499b84ac-1321-427f-aa17-267ca6975798`) or unset it"
+        )
+    return Token(secret, Kind.ENTRA, source=names.TOKEN, expires_on=expires_on)
