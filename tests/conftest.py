@@ -1,0 +1,83 @@
+"""Shared fixtures: a clean environment for every test, the fake ``az``, and the fake Azure Artifacts."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from keyring_ado import chain, settings
+from tests.fakes import artifacts, proxy
+from tests.fakes.az import FakeAz
+
+#: Look-alike hosts the fake serves too, to prove nothing is sent to them.
+FOREIGN_HOSTS = ("pkgs.dev.azure.com.evil.example", "evilpkgs.dev.azure.com")
+#: An Azure DevOps Server host for KEYRING_ADO_HOSTS tests.
+SERVER_HOST = "tfs.contoso.test"
+ROUTED_HOSTS = (
+    artifacts.HOSTED,
+    "contoso.pkgs.visualstudio.com",
+    SERVER_HOST,
+    *FOREIGN_HOSTS,
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Every variable we read is unset, HOME is empty, and no credential is remembered."""
+    for name in settings.ALL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # no real az, whatever the machine has
+    chain.forget()
+    yield
+    chain.forget()
+
+
+@pytest.fixture
+def fake_az(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeAz:
+    """A fake ``az`` first on PATH; starts out 'not logged in'."""
+    az = FakeAz(tmp_path / "az-bin")
+    monkeypatch.setenv("PATH", str(az.directory))
+    return az
+
+
+@dataclass
+class AdoWorld:
+    """The fake Azure Artifacts service, the proxy that routes real host names to it, and its CA."""
+
+    state: artifacts.FakeArtifacts
+    ca_file: Path
+    proxy_url: str
+    port: int
+    proxy: proxy._ProxyServer
+
+    def client_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+
+@pytest.fixture(scope="session")
+def ado_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdoWorld]:
+    """One HTTPS fake for the whole session, reached through a CONNECT proxy on loopback."""
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert(*ROUTED_HOSTS, "localhost", "127.0.0.1")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    cert.configure_cert(context)
+    folder = tmp_path_factory.mktemp("ca")
+    ca_file = folder / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    state = artifacts.FakeArtifacts(server_hosts=(SERVER_HOST,))
+    server, port = artifacts.serve(state, context)
+    proxy_server, proxy_port = proxy.serve(dict.fromkeys(ROUTED_HOSTS, port))
+    yield AdoWorld(state, ca_file, f"http://127.0.0.1:{proxy_port}", port, proxy_server)
+    proxy_server.shutdown()
+    server.shutdown()

@@ -1,0 +1,292 @@
+"""A local HTTPS fake of Azure Artifacts' PyPI endpoints, shaped after the real service.
+
+* ``/{org}[/{project}]/_packaging/{feed}/pypi/simple/`` and ``.../simple/{name}/`` (PEP 503 HTML,
+  download links under the feed's GUID, as the real service writes them);
+* ``/{org}[/{project}]/_packaging/{feed-guid}/pypi/download/{name}/{version}/{file}``;
+* ``POST .../pypi/upload/`` (twine's multipart form; the file joins the feed);
+* the same on ``{org}.pkgs.visualstudio.com``.
+
+A request without credentials gets the 401 the real service sends (Bearer ``authorization_uri``,
+Basic realm, TFS-Federated, ``X-VSS-ResourceTenant``, ``X-VSS-AuthorizationEndpoint``); a wrong
+credential gets 401 with ``X-VSS-AuthenticateError: InvalidToken`` and a TF400813 body. Only the
+secrets a test configured for an organisation open it, with any user name. Hosts that are not
+Azure DevOps (look-alikes) answer 401 to everything. Every request is recorded.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.parser
+import email.policy
+import hashlib
+import html
+import json
+import ssl
+import threading
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+HOSTED = "pkgs.dev.azure.com"
+LEGACY_SUFFIX = ".pkgs.visualstudio.com"
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+
+
+@dataclass
+class Recorded:
+    method: str
+    host: str
+    path: str
+    authorization: str | None
+    secret: str | None
+    status: int = 0
+
+
+@dataclass
+class FeedState:
+    guid: str
+    files: dict[str, dict[str, bytes]] = field(default_factory=dict)  # normalized name -> file -> bytes
+
+
+def normalize(name: str) -> str:
+    return "-".join(name.replace("_", "-").replace(".", "-").lower().split("-"))
+
+
+class FakeArtifacts:
+    """The state behind the server: organisations, accepted secrets, feeds, and what arrived."""
+
+    def __init__(self, server_hosts: tuple[str, ...] = ()) -> None:
+        self.accepted: dict[str, set[str]] = {}
+        self.feeds: dict[tuple[str, str], FeedState] = {}
+        self.requests: list[Recorded] = []
+        self.uploads: list[tuple[str, str]] = []
+        self.server_hosts = server_hosts
+        self.lock = threading.Lock()
+
+    def accept(self, org: str, secret: str) -> None:
+        self.accepted.setdefault(org.lower(), set()).add(secret)
+
+    def add_feed(self, org: str, feed: str) -> FeedState:
+        state = self.feeds.setdefault((org.lower(), feed.lower()), FeedState(guid=str(uuid.uuid4())))
+        return state
+
+    def add_file(self, org: str, feed: str, name: str, filename: str, content: bytes) -> None:
+        self.add_feed(org, feed).files.setdefault(normalize(name), {})[filename] = content
+
+    def reset_log(self) -> None:
+        with self.lock:
+            self.requests.clear()
+
+    def received(self, host: str | None = None) -> list[Recorded]:
+        with self.lock:
+            return [r for r in self.requests if host is None or r.host == host]
+
+    def feed_by_segment(self, org: str, segment: str) -> FeedState | None:
+        for (o, name), state in self.feeds.items():
+            if o == org.lower() and segment.lower() in (name, state.guid):
+                return state
+        return None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _TLSServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        return
+
+    def do_HEAD(self) -> None:
+        self._dispatch(body=False)
+
+    def do_GET(self) -> None:
+        self._dispatch(body=True)
+
+    def do_POST(self) -> None:
+        self._dispatch(body=True)
+
+    # --- plumbing ---------------------------------------------------------------------------
+    def _dispatch(self, *, body: bool) -> None:
+        state = self.server.state
+        length = int(self.headers.get("Content-Length") or 0)
+        payload = self.rfile.read(length) if length else b""
+        host = (self.headers.get("Host") or "").lower().removesuffix(":443")
+        auth = self.headers.get("Authorization")
+        record = Recorded(self.command, host, self.path, auth, _secret(auth))
+        with state.lock:
+            state.requests.append(record)
+        status, headers, content = self._route(state, host, payload, record)
+        record.status = status
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        if body and self.command != "HEAD":
+            self.wfile.write(content)
+
+    def _route(
+        self, state: FakeArtifacts, host: str, payload: bytes, record: Recorded
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        parsed = _parse_location(host, self.path.split("?", 1)[0], state.server_hosts)
+        if parsed is None:
+            return 401, [("WWW-Authenticate", 'Basic realm="fake"')], b"Unauthorized"
+        org, rest = parsed
+        if record.secret is None:
+            return _challenge(org)
+        if record.secret not in state.accepted.get(org.lower(), set()):
+            return _rejected(org)
+        if len(rest) < 3 or rest[0] != "_packaging" or rest[2] != "pypi":
+            return 404, [], b"Not Found"
+        feed = state.feed_by_segment(org, rest[1])
+        if feed is None:
+            return 404, [("Content-Type", "application/json")], b'{"message":"TF400100: feed not found"}'
+        base = self._base(host, org, rest, feed)
+        action = rest[3:]
+        if action[:1] == ["simple"]:
+            return self._simple(feed, action[1:], base)
+        if action[:1] == ["download"] and len(action) >= 4:
+            files = feed.files.get(normalize(action[1]), {})
+            if action[3] in files:
+                return 200, [("Content-Type", "application/octet-stream")], files[action[3]]
+            return 404, [], b"Not Found"
+        if action[:1] == ["upload"] and self.command == "POST":
+            return self._upload(state, org, rest[1], payload)
+        if action[:1] == ["upload"]:
+            return 404, [], b"Not Found"  # hatch probes .../upload/%2Bsimple/<name>/
+        return 404, [], b"Not Found"
+
+    def _base(self, host: str, org: str, rest: list[str], feed: FeedState) -> str:
+        if host.endswith(LEGACY_SUFFIX):
+            return f"https://{host}/_packaging/{feed.guid}/pypi/download"
+        if host in self.server.state.server_hosts:
+            return f"https://{host}/{org}/_packaging/{feed.guid}/pypi/download"
+        return f"https://{HOSTED}/{org}/_packaging/{feed.guid}/pypi/download"
+
+    def _simple(
+        self, feed: FeedState, rest: list[str], base: str
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        headers = [("Content-Type", "text/html; charset=utf-8")]
+        if not rest:
+            links = "".join(f'<a href="{html.escape(n)}/">{html.escape(n)}</a>\n' for n in sorted(feed.files))
+            return 200, headers, f"<!DOCTYPE html><html><body>{links}</body></html>".encode()
+        files = feed.files.get(normalize(rest[0]))
+        if not files:
+            return 404, [], b"Not Found"
+        links = []
+        for filename, content in sorted(files.items()):
+            version = filename.split("-")[1]
+            digest = hashlib.sha256(content).hexdigest()
+            href = f"{base}/{normalize(rest[0])}/{version}/{filename}#sha256={digest}"
+            links.append(f'<a href="{html.escape(href)}">{html.escape(filename)}</a><br/>\n')
+        page = "<!DOCTYPE html><html><head><title>Links</title></head><body>" + "".join(links) + "</body></html>"
+        return 200, headers, page.encode()
+
+    def _upload(
+        self, state: FakeArtifacts, org: str, feed: str, payload: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        raw = f"Content-Type: {self.headers.get('Content-Type')}\r\n\r\n".encode() + payload
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw)
+        fields: dict[str, str] = {}
+        content, filename = b"", ""
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if part.get_filename():
+                filename, content = part.get_filename(), part.get_payload(decode=True) or b""
+            elif isinstance(name, str):
+                fields[name] = str(part.get_content())
+        if not filename or "name" not in fields:
+            return 400, [], b"Bad Request"
+        state.add_file(org, feed, fields["name"], filename, content)
+        state.uploads.append((feed, filename))
+        return 200, [], b""
+
+
+def _challenge(org: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    realm = "https://pkgsprodsu3weu.pkgs.visualstudio.com/"
+    return (
+        401,
+        [
+            ("WWW-Authenticate", f"Bearer authorization_uri=https://login.microsoftonline.com/{TENANT}"),
+            ("WWW-Authenticate", f'Basic realm="{realm}"'),
+            ("WWW-Authenticate", "TFS-Federated"),
+            ("X-TFS-ProcessId", str(uuid.uuid4())),
+            ("X-VSS-ResourceTenant", TENANT),
+            ("X-VSS-AuthorizationEndpoint", f"https://vssps.dev.azure.com/{org}/"),
+            ("X-TFS-FedAuthRealm", realm),
+            ("X-TFS-FedAuthIssuer", realm),
+            ("X-VSS-E2EID", str(uuid.uuid4())),
+            ("Content-Type", "text/plain"),
+        ],
+        b"",
+    )
+
+
+def _rejected(org: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    status, headers, _ = _challenge(org)
+    body = json.dumps(
+        {
+            "$id": "1",
+            "innerException": None,
+            "message": "TF400813: The user '' is not authorized to access this resource.",
+            "typeName": "Microsoft.TeamFoundation.Framework.Server.UnauthorizedRequestException",
+            "errorCode": 0,
+        }
+    ).encode()
+    headers = [*headers, ("X-VSS-AuthenticateError", "InvalidToken")]
+    headers = [(n, "application/json" if n == "Content-Type" else v) for n, v in headers]
+    return status, headers, body
+
+
+def _parse_location(host: str, path: str, server_hosts: tuple[str, ...]) -> tuple[str, list[str]] | None:
+    """``(org, segments after the org and optional project)`` for an Azure DevOps host."""
+    segments = [s for s in path.split("/") if s]
+    if host.endswith(LEGACY_SUFFIX) and "." not in host.removesuffix(LEGACY_SUFFIX):
+        org = host.removesuffix(LEGACY_SUFFIX)
+    elif (host == HOSTED or host in server_hosts) and segments:
+        org, segments = segments[0], segments[1:]
+    else:
+        return None
+    if segments and segments[0] != "_packaging" and len(segments) > 1 and segments[1] == "_packaging":
+        segments = segments[1:]  # project-scoped feed
+    return org, segments
+
+
+def _secret(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip() or None
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip()).decode()
+    except ValueError:
+        return None
+    return decoded.partition(":")[2] or None
+
+
+class _TLSServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, state: FakeArtifacts, context: ssl.SSLContext) -> None:
+        self.state = state
+        self.context = context
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        try:
+            tls = self.context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        try:
+            self.RequestHandlerClass(tls, client_address, self)
+        finally:
+            tls.close()
+
+
+def serve(state: FakeArtifacts, context: ssl.SSLContext) -> tuple[_TLSServer, int]:
+    server = _TLSServer(state, context)
+    threading.Thread(target=server.serve_forever, name="fake-artifacts", daemon=True).start()
+    return server, server.server_address[1]

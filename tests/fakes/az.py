@@ -1,0 +1,86 @@
+"""A fake ``az`` executable: logs its argv, then behaves as ``az.json`` beside it says.
+
+Modes: ``token`` (prints what ``az account get-access-token --output json`` prints),
+``not_logged_in``, ``aadsts`` (an Entra error), ``garbage`` (exit 0, not JSON, with the token
+inside), ``hang`` (sleeps), ``expired`` (a token whose expiry has passed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+import time
+from pathlib import Path
+
+SCRIPT = r'''#!{python}
+import json, sys, time
+from pathlib import Path
+here = Path(__file__).resolve().parent
+config = json.loads((here / "az.json").read_text())
+with open(here / "az.log", "a") as log:
+    log.write(json.dumps(sys.argv[1:]) + "\n")
+mode = config["mode"]
+token = config.get("token", "")
+if mode == "token" or mode == "expired":
+    expires = int(time.time()) + (-120 if mode == "expired" else config.get("lifetime", 3600))
+    print(json.dumps({{
+        "accessToken": token,
+        "expiresOn": time.strftime("%Y-%m-%d %H:%M:%S.000000", time.localtime(expires)),
+        "expires_on": expires,
+        "subscription": "00000000-1111-2222-3333-444444444444",
+        "tenant": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        "tokenType": "Bearer",
+    }}, indent=2))
+elif mode == "not_logged_in":
+    sys.stderr.write("ERROR: Please run 'az login' to setup account.\n")
+    sys.exit(1)
+elif mode == "aadsts":
+    sys.stderr.write("ERROR: AADSTS700082: The refresh token has expired due to inactivity. " + token + "\n")
+    sys.exit(1)
+elif mode == "garbage":
+    print("WARNING: something odd happened " + token)
+elif mode == "hang":
+    time.sleep(120)
+'''
+
+
+class FakeAz:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / "az"
+        self.path.write_text(SCRIPT.format(python=sys.executable))
+        self.path.chmod(self.path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        self.configure("not_logged_in")
+
+    def configure(self, mode: str, token: str = "", lifetime: int = 3600) -> None:
+        (self.directory / "az.json").write_text(json.dumps({"mode": mode, "token": token, "lifetime": lifetime}))
+
+    @property
+    def calls(self) -> list[list[str]]:
+        log = self.directory / "az.log"
+        if not log.exists():
+            return []
+        return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def jwt(lifetime: float = 3600, **claims: object) -> str:
+    """An unsigned JWT shaped like an Entra access token for Azure DevOps (tests only)."""
+    import base64
+
+    def b64(data: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    now = int(time.time())
+    body = {
+        "aud": "499b84ac-1321-427f-aa17-267ca6975798",
+        "iss": "https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/",
+        "iat": now,
+        "nbf": now,
+        "exp": int(now + lifetime),
+        "oid": os.urandom(4).hex(),
+        **claims,
+    }
+    return f"{b64({'typ': 'JWT', 'alg': 'RS256'})}.{b64(body)}.{base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip('=')}"

@@ -1,0 +1,71 @@
+"""The az source, against a fake az on PATH."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from keyring_ado.credential import Kind
+from keyring_ado.errors import SourceFailed, SourceUnavailable
+from keyring_ado.sources.azure_cli import AZURE_DEVOPS_RESOURCE, AzureCliSource
+from tests.fakes.az import FakeAz, jwt
+from tests.helpers import config, feed
+
+
+def test_token_and_expiry(fake_az: FakeAz) -> None:
+    """A logged-in az gives an Entra token; the exact command line and expiry are used."""
+    secret = jwt()
+    fake_az.configure("token", secret, lifetime=1800)
+    token = AzureCliSource().get_token(feed(), config())
+    assert (token.secret, token.kind, token.source) == (secret, Kind.ENTRA, "az")
+    assert token.expires_on is not None
+    assert abs(token.expires_on - (time.time() + 1800)) < 30
+    assert fake_az.calls == [["account", "get-access-token", "--resource", AZURE_DEVOPS_RESOURCE, "--output", "json"]]
+
+
+def test_tenant_is_passed_when_known(fake_az: FakeAz) -> None:
+    """With a tenant (from discovery, later), az is asked for that tenant."""
+    fake_az.configure("token", jwt())
+    AzureCliSource(tenant="72f988bf-86f1-41af-91ab-2d7cd011db47").get_token(feed(), config())
+    assert fake_az.calls[0][-2:] == ["--tenant", "72f988bf-86f1-41af-91ab-2d7cd011db47"]
+
+
+def test_not_installed() -> None:
+    """No az on PATH: unavailable, without starting anything."""
+    with pytest.raises(SourceUnavailable, match=r"the Azure CLI \(az\) is not on PATH"):
+        AzureCliSource().get_token(feed(), config())
+
+
+def test_not_logged_in(fake_az: FakeAz) -> None:
+    """az not logged in: unavailable, with the hint to run az login."""
+    with pytest.raises(SourceUnavailable, match="run `az login`"):
+        AzureCliSource().get_token(feed(), config())
+
+
+def test_entra_error_is_failed_and_redacted(fake_az: FakeAz) -> None:
+    """An AADSTS error stops the chain; anything token-shaped in az's output is masked."""
+    canary = jwt()
+    fake_az.configure("aadsts", canary)
+    with pytest.raises(SourceFailed, match="AADSTS700082") as caught:
+        AzureCliSource().get_token(feed(), config())
+    assert canary not in str(caught.value)
+    assert "***" in str(caught.value)
+
+
+def test_garbage_output_is_failed_and_redacted(fake_az: FakeAz) -> None:
+    """Output that is not JSON fails with a quote of it, secrets masked."""
+    canary = "Q" * 52
+    fake_az.configure("garbage", canary)
+    with pytest.raises(SourceFailed, match="printed something that is not a token") as caught:
+        AzureCliSource().get_token(feed(), config())
+    assert canary not in str(caught.value)
+
+
+def test_hang_is_bounded(fake_az: FakeAz) -> None:
+    """An az that never answers is killed after KEYRING_ADO_AZ_TIMEOUT seconds."""
+    fake_az.configure("hang")
+    started = time.monotonic()
+    with pytest.raises(SourceFailed, match=r"az did not answer within 1 s"):
+        AzureCliSource().get_token(feed(), config(KEYRING_ADO_AZ_TIMEOUT="1"))
+    assert time.monotonic() - started < 5

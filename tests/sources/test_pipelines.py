@@ -1,0 +1,42 @@
+"""Azure Pipelines' SYSTEM_ACCESSTOKEN goes only to the job's own organisation."""
+
+from __future__ import annotations
+
+import pytest
+
+from keyring_ado.credential import Kind
+from keyring_ado.errors import SourceUnavailable
+from keyring_ado.sources.pipelines import AzurePipelinesSource
+from tests.helpers import config, feed
+
+PIPELINE = {"TF_BUILD": "True", "SYSTEM_COLLECTIONURI": "https://dev.azure.com/contoso/", "SYSTEM_ACCESSTOKEN": "job"}
+
+
+def test_same_organisation() -> None:
+    """In a job of contoso, contoso's feeds (either host form) get the job token."""
+    source = AzurePipelinesSource()
+    token = source.get_token(feed(), config(**PIPELINE))
+    assert (token.secret, token.kind, token.source) == ("job", Kind.JOB, "SYSTEM_ACCESSTOKEN")
+    legacy = feed("https://contoso.pkgs.visualstudio.com/_packaging/f/pypi/simple/")
+    assert source.get_token(legacy, config(**PIPELINE)).secret == "job"
+
+
+@pytest.mark.parametrize(
+    ("environ", "reason"),
+    [
+        ({**PIPELINE, "SYSTEM_COLLECTIONURI": "https://dev.azure.com/fabrikam/"}, "belongs to fabrikam, not contoso"),
+        ({k: v for k, v in PIPELINE.items() if k != "TF_BUILD"}, "TF_BUILD is not set"),
+        ({k: v for k, v in PIPELINE.items() if k != "SYSTEM_ACCESSTOKEN"}, r"SYSTEM_ACCESSTOKEN: \$\(System.AccessToken\)"),
+        ({k: v for k, v in PIPELINE.items() if k != "SYSTEM_COLLECTIONURI"}, "organisation is unknown"),
+    ],
+)
+def test_never_another_organisation(environ: dict[str, str], reason: str) -> None:
+    """Another org, no TF_BUILD, an unmapped token or no collection URI: unavailable, with why."""
+    with pytest.raises(SourceUnavailable, match=reason):
+        AzurePipelinesSource().get_token(feed(), config(**environ))
+
+
+def test_bare_host_gets_nothing() -> None:
+    """pkgs.dev.azure.com alone names no organisation: the job token is not guessed onto it."""
+    with pytest.raises(SourceUnavailable, match="names no organisation"):
+        AzurePipelinesSource().get_token(feed("pkgs.dev.azure.com"), config(**PIPELINE))

@@ -1,0 +1,139 @@
+"""Which service strings are Azure Artifacts feeds, and which are not."""
+
+from __future__ import annotations
+
+import pytest
+
+from keyring_ado import feeds
+
+GUID = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
+
+
+@pytest.mark.parametrize(
+    ("service", "org", "project", "name", "upload"),
+    [
+        ("https://pkgs.dev.azure.com/org/_packaging/feed/pypi/simple/", "org", None, "feed", False),
+        ("https://pkgs.dev.azure.com/org/_packaging/feed/pypi/simple", "org", None, "feed", False),
+        ("https://pkgs.dev.azure.com/org/proj/_packaging/feed/pypi/simple/", "org", "proj", "feed", False),
+        ("https://pkgs.dev.azure.com/org/_packaging/feed/pypi/simple/requests/", "org", None, "feed", False),
+        ("https://pkgs.dev.azure.com/org/_packaging/feed/pypi/upload/", "org", None, "feed", True),
+        ("https://pkgs.dev.azure.com/org/_packaging/feed/pypi/upload", "org", None, "feed", True),
+        (f"https://pkgs.dev.azure.com/org/_packaging/{GUID}/pypi/download/demo/0.1/demo-0.1-py3-none-any.whl",
+         "org", None, GUID, False),
+        (f"https://pkgs.dev.azure.com/org/{GUID}/_packaging/{GUID}/pypi/download/demo/0.1/x.whl",
+         "org", GUID, GUID, False),
+        ("https://VssSessionToken@pkgs.dev.azure.com/org/_packaging/feed/pypi/simple/", "org", None, "feed", False),
+        ("https://user:pw@pkgs.dev.azure.com/org/_packaging/feed/pypi/simple/", "org", None, "feed", False),
+        ("https://PKGS.DEV.AZURE.COM:443/Org/_packaging/Feed/pypi/simple/", "Org", None, "Feed", False),
+        ("https://org.pkgs.visualstudio.com/_packaging/feed/pypi/simple/", "org", None, "feed", False),
+        ("https://org.pkgs.visualstudio.com/proj/_packaging/feed/pypi/upload/", "org", "proj", "feed", True),
+        ("https://pkgs.dev.azure.com/org/_packaging/feed/pypi/simple/?x=1", "org", None, "feed", False),
+    ],
+)
+def test_feed_urls_are_recognised(service: str, org: str, project: str | None, name: str, upload: bool) -> None:
+    """Index, per-package, upload and GUID download URLs on both hosted hosts are feeds."""
+    feed = feeds.parse(service)
+    assert feed is not None
+    assert (feed.organization, feed.project, feed.name, feed.upload) == (org, project, name, upload)
+    assert not feed.server
+
+
+@pytest.mark.parametrize(
+    ("service", "org"),
+    [
+        ("pkgs.dev.azure.com", None),
+        ("pkgs.dev.azure.com:443", None),
+        ("https://pkgs.dev.azure.com", None),
+        ("https://pkgs.dev.azure.com/", None),
+        ("org.pkgs.visualstudio.com", "org"),
+        ("https://org.pkgs.visualstudio.com/", "org"),
+        ("user@org.pkgs.visualstudio.com", "org"),
+    ],
+)
+def test_bare_hosts_are_recognised(service: str, org: str | None) -> None:
+    """pip, uv and Poetry fall back to the host alone; it is still ours."""
+    feed = feeds.parse(service)
+    assert feed is not None
+    assert feed.organization == org
+    assert feed.name is None
+
+
+@pytest.mark.parametrize(
+    "service",
+    [
+        "http://pkgs.dev.azure.com/org/_packaging/feed/pypi/simple/",
+        "http://org.pkgs.visualstudio.com/_packaging/feed/pypi/simple/",
+        "https://pkgs.dev.azure.com.evil.example/org/_packaging/feed/pypi/simple/",
+        "https://evilpkgs.dev.azure.com/org/_packaging/feed/pypi/simple/",
+        "https://evil.example/pkgs.dev.azure.com/org/_packaging/feed/pypi/simple/",
+        "https://evil.example\\@pkgs.dev.azure.com/org/_packaging/feed/pypi/simple/",
+        "https://pkgs.dev.azure.com:8443/org/_packaging/feed/pypi/simple/",
+        "https://pkgs.dev.azure.com./org/_packaging/feed/pypi/simple/",
+        "https://a.b.pkgs.visualstudio.com/_packaging/feed/pypi/simple/",
+        "https://pkgs.visualstudio.com/_packaging/feed/pypi/simple/",
+        "https://pkgs.dev.azure.com/org/other/path",
+        "https://pkgs.dev.azure.com/org/_packaging/",
+        "https://pkgs.dev.azure.com/org/a/b/_packaging/feed/pypi/simple/",
+        "https://pypi.org/simple/",
+        "https://example.com/simple/",
+        "pkgs.dev.azure.com.evil.example",
+        "evilpkgs.dev.azure.com",
+        "python-poetry-check",
+        "poetry-repository-ado",
+        "pdm-pypi-ado",
+        "",
+        "https://pkgs.dev.azure.com/org/_packaging/feed/pypi/simple/ extra",
+        "https://pkgs.dev.azure.com:99999/org/_packaging/feed/",
+        "https://[::1/org",
+        "x" * 5000,
+    ],
+)
+def test_everything_else_is_not_ours(service: str) -> None:
+    """Plain http, look-alike hosts, other sites and the clients' probe names give None."""
+    assert feeds.parse(service) is None
+
+
+def test_non_strings_are_not_ours() -> None:
+    """A caller that passes None or bytes gets None, not an exception."""
+    assert feeds.parse(None) is None
+    assert feeds.parse(b"https://pkgs.dev.azure.com/org/_packaging/f/pypi/simple/") is None
+
+
+def test_server_hosts_only_when_listed() -> None:
+    """Azure DevOps Server hosts match only when configured, and are marked as servers."""
+    url = "https://tfs.contoso.test/tfs/DefaultCollection/_packaging/feed/pypi/simple/"
+    assert feeds.parse(url) is None
+    feed = feeds.parse(url, frozenset({"tfs.contoso.test"}))
+    assert feed is not None
+    assert feed.server
+    assert feed.organization == "tfs/DefaultCollection"
+    assert feed.name == "feed"
+    assert feeds.parse("tfs.contoso.test", frozenset({"tfs.contoso.test"})) is not None
+    with_port = frozenset({"tfs.contoso.test:8443"})
+    assert feeds.parse("https://tfs.contoso.test:8443/c/_packaging/f/pypi/simple/", with_port) is not None
+    assert feeds.parse("https://tfs.contoso.test/c/_packaging/f/pypi/simple/", with_port) is None
+    assert feeds.parse("http://tfs.contoso.test/c/_packaging/f/pypi/simple/", frozenset({"tfs.contoso.test"})) is None
+
+
+def test_both_host_forms_share_one_cache_key() -> None:
+    """Credentials are per organisation: legacy and current host forms are the same key."""
+    a = feeds.parse("https://pkgs.dev.azure.com/Org/_packaging/feed/pypi/simple/")
+    b = feeds.parse("https://org.pkgs.visualstudio.com/_packaging/other/pypi/simple/")
+    c = feeds.parse(f"https://pkgs.dev.azure.com/org/_packaging/{GUID}/pypi/download/x/1/x.whl")
+    assert a is not None and b is not None and c is not None
+    assert a.key == b.key == c.key == ("dev.azure.com", "org")
+    assert b.canonical_url == "https://pkgs.dev.azure.com/org/_packaging/other/pypi/simple"
+
+
+def test_prefixes_and_collection_uris() -> None:
+    """Prefix helpers spell URLs one way and compare at segment boundaries."""
+    prefix = feeds.canonical_prefix("https://Org.pkgs.visualstudio.com/")
+    assert prefix == "https://pkgs.dev.azure.com/org"
+    assert feeds.has_prefix("https://pkgs.dev.azure.com/org/_packaging/f", prefix)
+    assert not feeds.has_prefix("https://pkgs.dev.azure.com/organisation/_packaging/f", prefix)
+    assert feeds.canonical_prefix("https://example.com/org/") is None
+    assert feeds.canonical_prefix("http://pkgs.dev.azure.com/org/") is None
+    assert feeds.organization_of_collection("https://dev.azure.com/contoso/") == "contoso"
+    assert feeds.organization_of_collection("https://contoso.visualstudio.com/") == "contoso"
+    assert feeds.organization_of_collection("https://tfs.contoso.test/tfs/Default/") is None
+    assert feeds.organization_of_collection("") is None

@@ -1,0 +1,136 @@
+"""Settings are read strictly, in one place, and a bad value is one clear line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from keyring_ado import settings
+from keyring_ado.settings import Settings
+
+
+def test_defaults_from_an_empty_environment() -> None:
+    """Nothing set: nothing configured, no problems."""
+    config = Settings.from_environ({})
+    assert config == Settings()
+    assert config.problems == ()
+
+
+@pytest.mark.parametrize(("value", "expected"), [("1", True), ("TRUE", True), ("on", True), ("0", False), ("", False)])
+def test_disable_flag(value: str, expected: bool) -> None:
+    """KEYRING_ADO_DISABLE takes the usual boolean spellings."""
+    assert settings.is_disabled({"KEYRING_ADO_DISABLE": value}) is expected
+
+
+def test_bad_boolean_is_reported_with_its_name() -> None:
+    """A flag that is neither true nor false is named in one line and treated as off."""
+    config = Settings.from_environ({"KEYRING_ADO_NONINTERACTIVE": "maybe"})
+    assert not config.non_interactive
+    assert config.problems == ("KEYRING_ADO_NONINTERACTIVE='maybe' is not a boolean; use 1/true/yes/on or 0/false/no/off",)
+
+
+def test_empty_secrets_are_reported_and_ignored() -> None:
+    """An empty PAT variable is a mistake worth one line, not a credential."""
+    config = Settings.from_environ({"KEYRING_ADO_PAT": "  ", "AZURE_DEVOPS_EXT_PAT": ""})
+    assert config.pat is None
+    assert config.ext_pat is None
+    assert config.problems == (
+        "KEYRING_ADO_PAT is set but empty; ignoring it",
+        "AZURE_DEVOPS_EXT_PAT is set but empty; ignoring it",
+    )
+
+
+def test_secret_values_never_reach_the_repr() -> None:
+    """repr(Settings) shows no secret, whichever variable carried it."""
+    canary = "canary-secret-value-123"
+    endpoints = json.dumps({"endpointCredentials": [{"endpoint": "https://pkgs.dev.azure.com/o/", "password": canary}]})
+    config = Settings.from_environ(
+        {
+            "KEYRING_ADO_PAT": canary,
+            "KEYRING_ADO_TOKEN": canary,
+            "AZURE_DEVOPS_EXT_PAT": canary,
+            "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS": endpoints,
+            "VSS_NUGET_ACCESSTOKEN": canary,
+            "VSS_NUGET_URI_PREFIXES": "https://pkgs.dev.azure.com/o/",
+            "SYSTEM_ACCESSTOKEN": canary,
+        }
+    )
+    assert canary not in repr(config)
+    assert config.pat == canary
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ("{not json", "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS is not valid JSON (Expecting property name enclosed in "
+         "double quotes at character 1); expected {\"endpointCredentials\": [{\"endpoint\": \"https://...\", "
+         "\"password\": \"...\"}]}"),
+        ("[]", "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS has no endpointCredentials list; expected "
+         "{\"endpointCredentials\": [{\"endpoint\": \"https://...\", \"password\": \"...\"}]}"),
+        ("", "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS is set but empty; ignoring it"),
+        ('{"endpointCredentials": [{"endpoint": "https://x/"}]}',
+         "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS entry 0 needs a non-empty \"endpoint\" and \"password\"; ignoring that entry"),
+    ],
+)
+def test_malformed_endpoints_json_is_one_line(raw: str, problem: str) -> None:
+    """Bad JSON names the variable and the expected shape, and quotes none of the value."""
+    config = Settings.from_environ({"VSS_NUGET_EXTERNAL_FEED_ENDPOINTS": raw})
+    assert config.endpoints == ()
+    assert config.problems == (problem,)
+
+
+def test_new_credential_provider_names_win() -> None:
+    """ARTIFACTS_CREDENTIALPROVIDER_* is read before the legacy VSS_NUGET_* name, as credprovider does."""
+    new = json.dumps({"endpointCredentials": [{"endpoint": "https://pkgs.dev.azure.com/a/", "password": "n"}]})
+    old = json.dumps({"endpointCredentials": [{"endpoint": "https://pkgs.dev.azure.com/a/", "password": "o"}]})
+    config = Settings.from_environ(
+        {"ARTIFACTS_CREDENTIALPROVIDER_EXTERNAL_FEED_ENDPOINTS": new, "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS": old}
+    )
+    assert [e.password for e in config.endpoints] == ["n"]
+    assert config.endpoints_variable == "ARTIFACTS_CREDENTIALPROVIDER_EXTERNAL_FEED_ENDPOINTS"
+
+
+def test_access_token_without_prefixes_is_reported() -> None:
+    """A build token with no URL prefixes could go anywhere: it is ignored, with the reason."""
+    config = Settings.from_environ({"VSS_NUGET_ACCESSTOKEN": "tok"})
+    assert config.access_token is None
+    assert "VSS_NUGET_URI_PREFIXES" in config.problems[0]
+
+
+def test_hosts_and_timeouts() -> None:
+    """KEYRING_ADO_HOSTS takes host[:port]; a bad entry or timeout is named and skipped."""
+    config = Settings.from_environ(
+        {"KEYRING_ADO_HOSTS": "TFS.example.com, tfs2.example.com:8443,https://bad/,", "KEYRING_ADO_AZ_TIMEOUT": "-3"}
+    )
+    assert config.server_hosts == frozenset({"tfs.example.com", "tfs2.example.com:8443"})
+    assert config.az_timeout == settings.DEFAULT_AZ_TIMEOUT
+    assert len(config.problems) == 2
+    assert "'https://bad/'" in config.problems[0]
+    assert "KEYRING_ADO_AZ_TIMEOUT='-3'" in config.problems[1]
+
+
+def test_ci_and_pipelines_detection() -> None:
+    """CI markers and Azure Pipelines variables are read; CI=false is not CI."""
+    assert Settings.from_environ({"CI": "true"}).in_ci
+    assert not Settings.from_environ({"CI": "false"}).in_ci
+    config = Settings.from_environ(
+        {"TF_BUILD": "True", "SYSTEM_TEAMFOUNDATIONCOLLECTIONURI": "https://dev.azure.com/o/", "SYSTEM_ACCESSTOKEN": "t"}
+    )
+    assert config.tf_build
+    assert config.in_ci
+    assert config.collection_uri == "https://dev.azure.com/o/"
+    assert Settings.from_environ({"ARTIFACTS_KEYRING_NONINTERACTIVE_MODE": "true"}).non_interactive
+
+
+def test_every_variable_is_listed() -> None:
+    """ALL_VARIABLES names every variable the module defines (the tests clear them all)."""
+    defined = {
+        value
+        for name, value in vars(settings).items()
+        if name.isupper() and isinstance(value, str) and value.isupper() and name not in {"DEFAULT_AZ_TIMEOUT"}
+    }
+    for value in vars(settings).values():
+        if isinstance(value, tuple) and value and all(isinstance(v, str) and v.isupper() for v in value):
+            defined.update(value)
+    assert defined <= set(settings.ALL_VARIABLES)
