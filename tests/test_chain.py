@@ -1,0 +1,151 @@
+"""The chain: order, the two-outcome contract, per-process memory, and one actionable line."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+from keyring_ado import chain
+from keyring_ado.credential import Kind, Token
+from keyring_ado.errors import SourceFailed, SourceUnavailable
+from keyring_ado.feeds import Feed
+from keyring_ado.settings import Settings
+from tests.helpers import config, feed
+
+
+@dataclass
+class Scripted:
+    """A source that answers as scripted and counts its calls."""
+
+    name: str
+    outcome: Token | Exception
+    server_capable: bool = True
+    calls: list[str] = field(default_factory=list)
+
+    def get_token(self, feed: Feed, settings: Settings) -> Token:
+        self.calls.append(feed.describe())
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+def test_unavailable_moves_on_and_first_token_wins(caplog: pytest.LogCaptureFixture) -> None:
+    """Unavailable sources are skipped; the first token is used; later sources are not asked."""
+    caplog.set_level(logging.INFO, logger="keyring_ado")
+    first = Scripted("one", SourceUnavailable("not set"))
+    second = Scripted("two", Token("s", Kind.PAT, source="two"))
+    third = Scripted("three", Token("t", Kind.PAT, source="three"))
+    assert chain.resolve(feed(), config(), [first, second, third]) == second.outcome
+    assert third.calls == []
+    assert caplog.messages == ["keyring-ado: using a PAT from two for pkgs.dev.azure.com/contoso"]
+
+
+def test_failed_stops_with_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    """A failed source ends the lookup: one warning naming the feed, the source and the fix."""
+    failing = Scripted("az", SourceFailed("az timed out; raise KEYRING_ADO_AZ_TIMEOUT"))
+    later = Scripted("later", Token("s", Kind.PAT, source="later"))
+    assert chain.resolve(feed(), config(), [failing, later]) is None
+    assert later.calls == []
+    assert caplog.messages == [
+        "keyring-ado: no credential for pkgs.dev.azure.com/contoso: az failed: az timed out; raise KEYRING_ADO_AZ_TIMEOUT"
+    ]
+
+
+def test_all_unavailable_explains_what_was_tried(caplog: pytest.LogCaptureFixture) -> None:
+    """Nothing found: one line listing each source's reason and the next step."""
+    sources = [Scripted("a", SourceUnavailable("A is not set")), Scripted("b", SourceUnavailable("b is not on PATH"))]
+    assert chain.resolve(feed(), config(), sources) is None
+    assert caplog.messages == [
+        "keyring-ado: no credential for pkgs.dev.azure.com/contoso. Tried: a (A is not set); b (b is not on PATH). "
+        "Run `az login`, or set KEYRING_ADO_PAT to a PAT with the Packaging (Read) scope."
+    ]
+
+
+def test_unexpected_exception_is_contained(caplog: pytest.LogCaptureFixture) -> None:
+    """A bug in a source is one warning (secrets masked) and None, never an exception."""
+    canary = "Z" * 40
+    broken = Scripted("broken", KeyError(f"boom {canary}"))
+    assert chain.resolve(feed(), config(KEYRING_ADO_HOSTS=""), [broken]) is None
+    assert len(caplog.records) == 1
+    assert "broken raised KeyError" in caplog.messages[0]
+    assert canary not in caplog.text
+
+
+def test_server_feeds_get_pats_only() -> None:
+    """Sources that cannot make PATs are not asked for a Server feed; a non-PAT answer is refused."""
+    server_feed = feed("https://tfs.contoso.test/c/_packaging/f/pypi/simple/", frozenset({"tfs.contoso.test"}))
+    job = Scripted("job", Token("j", Kind.JOB, source="job"), server_capable=False)
+    sneaky = Scripted("sneaky", Token("e", Kind.ENTRA, source="sneaky"))
+    pat = Scripted("pat", Token("p", Kind.PAT, source="pat"))
+    assert chain.resolve(server_feed, config(), [job, sneaky, pat]) == pat.outcome
+    assert job.calls == []
+    assert sneaky.calls == ["tfs.contoso.test/c"]
+
+
+def test_expired_on_arrival(caplog: pytest.LogCaptureFixture) -> None:
+    """A token already expired when it arrives (clock skew) is not handed out."""
+    stale = Scripted("az", Token("s", Kind.ENTRA, source="az", expires_on=time.time() - 5))
+    assert chain.resolve(feed(), config(), [stale]) is None
+    assert "had already expired" in caplog.text
+    assert "check the system clock" in caplog.text
+
+
+def test_problems_reported_once_per_process(caplog: pytest.LogCaptureFixture) -> None:
+    """A malformed variable is one line, once, and the lookup goes on to the next source."""
+    settings = config(VSS_NUGET_EXTERNAL_FEED_ENDPOINTS="{bad", KEYRING_ADO_PAT="p")
+    assert chain.lookup(feed(), settings) is not None
+    other = feed("https://pkgs.dev.azure.com/fabrikam/_packaging/f/pypi/simple/")
+    assert chain.lookup(other, settings) is not None
+    bad = [m for m in caplog.messages if "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS is not valid JSON" in m]
+    assert len(bad) == 1
+
+
+def test_lookup_remembers_per_organisation() -> None:
+    """Once found, a token serves every URL of that organisation without asking again."""
+    source = Scripted("s", Token("s", Kind.ENTRA, source="s", expires_on=time.time() + 3600))
+    for url in (
+        "https://pkgs.dev.azure.com/contoso/_packaging/feed/pypi/simple/",
+        "https://contoso.pkgs.visualstudio.com/_packaging/other/pypi/upload/",
+        "https://pkgs.dev.azure.com/contoso/_packaging/3f2504e0-4f89-11d3-9a0c-0305e82c3301/pypi/download/x/1/x.whl",
+    ):
+        assert chain.lookup(feed(url), config(), [source]) == source.outcome
+    assert len(source.calls) == 1
+
+
+def test_lookup_refreshes_a_token_near_expiry() -> None:
+    """A remembered token with less than the reuse margin left is fetched again."""
+    source = Scripted("s", Token("s", Kind.ENTRA, source="s", expires_on=time.time() + chain.REUSE_MARGIN - 10))
+    chain.lookup(feed(), config(), [source])
+    chain.lookup(feed(), config(), [source])
+    assert len(source.calls) == 2
+
+
+def test_misses_are_remembered_briefly() -> None:
+    """pip asks twice per 401: a miss is not recomputed within MISS_TTL."""
+    source = Scripted("s", SourceUnavailable("nothing"))
+    assert chain.lookup(feed(), config(), [source]) is None
+    assert chain.lookup(feed(), config(), [source]) is None
+    assert len(source.calls) == 1
+
+
+def test_parallel_threads_resolve_once() -> None:
+    """Poetry and pdm look up from worker threads: one resolution for one organisation."""
+
+    class Slow(Scripted):
+        def get_token(self, feed: Feed, settings: Settings) -> Token:
+            time.sleep(0.2)
+            return super().get_token(feed, settings)
+
+    source = Slow("slow", Token("s", Kind.PAT, source="slow"))
+    results: list[Token | None] = []
+    threads = [threading.Thread(target=lambda: results.append(chain.lookup(feed(), config(), [source]))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [source.outcome] * 8
+    assert len(source.calls) == 1

@@ -1,0 +1,87 @@
+"""Secret canaries: every failure path, and no canary in logs, exceptions, reprs or output."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from keyring_ado import chain
+from keyring_ado.backend import AdoKeyring
+from keyring_ado.credential import Kind, Token
+from keyring_ado.settings import Settings
+from tests.fakes.az import FakeAz, jwt
+
+URL = "https://pkgs.dev.azure.com/contoso/_packaging/feed/pypi/simple/"
+SERVER_URL = "https://tfs.contoso.test/c/_packaging/f/pypi/simple/"
+CANARY_JWT = jwt()
+CANARY_PAT = "canarypat" + "x" * 43
+CANARY_EXPIRED = jwt(lifetime=-30)
+
+
+def failing_environments() -> list[tuple[str, dict[str, str], str]]:
+    endpoints = {"endpointCredentials": [{"endpoint": "https://evil.example/", "password": CANARY_PAT}]}
+    return [
+        ("expired token", {"KEYRING_ADO_TOKEN": CANARY_EXPIRED}, "not_logged_in"),
+        ("server with entra token", {"KEYRING_ADO_TOKEN": CANARY_JWT, "KEYRING_ADO_HOSTS": "tfs.contoso.test"}, "token"),
+        ("endpoint for another host", {"VSS_NUGET_EXTERNAL_FEED_ENDPOINTS": json.dumps(endpoints)}, "not_logged_in"),
+        ("broken endpoints json", {"VSS_NUGET_EXTERNAL_FEED_ENDPOINTS": '{"x": "' + CANARY_PAT}, "not_logged_in"),
+        ("access token without prefixes", {"VSS_NUGET_ACCESSTOKEN": CANARY_PAT}, "not_logged_in"),
+        ("job token for another org", {"TF_BUILD": "True", "SYSTEM_ACCESSTOKEN": CANARY_PAT,
+                                       "SYSTEM_COLLECTIONURI": "https://dev.azure.com/fabrikam/"}, "not_logged_in"),
+        ("token with whitespace", {"KEYRING_ADO_PAT": CANARY_PAT + " " + CANARY_PAT}, "not_logged_in"),
+        ("az entra error", {}, "aadsts"),
+        ("az garbage", {}, "garbage"),
+        ("az expired token", {}, "expired"),
+    ]
+
+
+@pytest.mark.parametrize(("label", "environ", "az_mode"), failing_environments(), ids=lambda v: v if isinstance(v, str) else "")
+def test_no_canary_anywhere(
+    label: str,
+    environ: dict[str, str],
+    az_mode: str,
+    fake_az: FakeAz,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Each failing lookup returns None and leaves no canary in records, output or reprs."""
+    caplog.set_level(logging.DEBUG)
+    fake_az.configure(az_mode, CANARY_JWT if az_mode != "garbage" else CANARY_PAT)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    url = SERVER_URL if "KEYRING_ADO_HOSTS" in environ else URL
+    ring = AdoKeyring()
+    assert ring.get_credential(url, None) is None, label
+    assert ring.get_password(url, "u") is None
+    output = capsys.readouterr()
+    settings = Settings.from_environ(dict(environ))
+    seen = "\n".join(
+        [output.out, output.err, caplog.text, repr(settings), repr(ring)]
+        + [str(r.args) for r in caplog.records]
+        + [r.exc_text or "" for r in caplog.records]
+    )
+    assert output.out == ""
+    assert CANARY_JWT not in seen
+    assert CANARY_PAT not in seen
+    assert CANARY_EXPIRED not in seen
+    assert caplog.records, "a failing lookup says why"
+
+
+def test_token_repr_hides_the_secret() -> None:
+    """repr(Token) names the kind and source, never the secret."""
+    token = Token(CANARY_PAT, Kind.PAT, source="KEYRING_ADO_PAT")
+    assert CANARY_PAT not in repr(token)
+    assert "KEYRING_ADO_PAT" in repr(token)
+
+
+def test_success_logs_no_secret(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A successful lookup logs where the token came from, not the token."""
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("KEYRING_ADO_PAT", CANARY_PAT)
+    assert AdoKeyring().get_password(URL, "u") == CANARY_PAT
+    assert CANARY_PAT not in caplog.text
+    assert "using a PAT from KEYRING_ADO_PAT" in caplog.text
+    chain.forget()
