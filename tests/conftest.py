@@ -80,4 +80,6 @@ def ado_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdoWorld]:
     proxy_server, proxy_port = proxy.serve(dict.fromkeys(ROUTED_HOSTS, port))
     yield AdoWorld(state, ca_file, f"http://127.0.0.1:{proxy_port}", port, proxy_server)
     proxy_server.shutdown()
+    proxy_server.server_close()
     server.shutdown()
+    server.server_close()

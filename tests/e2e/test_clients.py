@@ -1,0 +1,247 @@
+"""pip, uv, twine, Poetry and the keyring CLI, as real subprocesses, against the fake feed."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import PACKAGE, Clients, Org
+from tests.fakes import wheels
+from tests.fakes.az import jwt
+
+pytestmark = pytest.mark.e2e
+
+
+def configure_source(clients: Clients, org: Org, source: str) -> None:
+    """Make *source* the one way the backend can find org's secret."""
+    if source == "KEYRING_ADO_PAT":
+        clients.env["KEYRING_ADO_PAT"] = org.secret
+    elif source == "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS":
+        clients.env["VSS_NUGET_EXTERNAL_FEED_ENDPOINTS"] = json.dumps(
+            {"endpointCredentials": [{"endpoint": org.url(), "username": "build", "password": org.secret}]}
+        )
+    elif source == "VSS_NUGET_ACCESSTOKEN":
+        clients.env["VSS_NUGET_ACCESSTOKEN"] = org.secret
+        clients.env["VSS_NUGET_URI_PREFIXES"] = f"https://pkgs.dev.azure.com/{org.name}/"
+    elif source == "SYSTEM_ACCESSTOKEN":
+        clients.env.update(
+            {"TF_BUILD": "True", "SYSTEM_COLLECTIONURI": f"https://dev.azure.com/{org.name}/", "SYSTEM_ACCESSTOKEN": org.secret}
+        )
+    elif source == "az":
+        clients.fake_az().configure("token", org.secret)
+    else:
+        raise AssertionError(source)
+
+
+def assert_installed(target: Path) -> None:
+    assert (target / "demo_pkg" / "__init__.py").read_text() == "__version__ = '1.0'\n"
+
+
+def assert_no_secret(org: Org, *outputs: str) -> None:
+    for output in outputs:
+        assert org.secret not in output
+
+
+SOURCES = ["KEYRING_ADO_PAT", "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS", "VSS_NUGET_ACCESSTOKEN", "SYSTEM_ACCESSTOKEN", "az"]
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_pip_import_mode(clients: Clients, source: str) -> None:
+    """pip --keyring-provider import installs from the feed with each source."""
+    org = clients.new_org(secret=jwt() if source == "az" else None)
+    configure_source(clients, org, source)
+    target = clients.tmp / "target"
+    result = clients.pip(
+        "install", "--no-input", "--keyring-provider", "import", "--index-url", org.url(), "--target", str(target), PACKAGE
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert_installed(target)
+    paths = org.authorized_requests()
+    assert f"/{org.name}/_packaging/feed/pypi/simple/demo-pkg/" in paths
+    assert any("/pypi/download/demo-pkg/1.0/" in p for p in paths)
+    assert_no_secret(org, result.stdout, result.stderr)
+
+
+def test_pip_subprocess_mode(clients: Clients) -> None:
+    """pip --keyring-provider subprocess runs `keyring --mode=creds get`; no user name needed."""
+    org = clients.new_org()
+    configure_source(clients, org, "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS")
+    clients.keyring_outside_pip_env()
+    target = clients.tmp / "target"
+    result = clients.pip(
+        "install", "--no-input", "--keyring-provider", "subprocess", "--index-url", org.url(), "--target", str(target), PACKAGE
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert_installed(target)
+    assert org.authorized_requests()
+    assert_no_secret(org, result.stdout, result.stderr)
+
+
+def test_pip_legacy_host(clients: Clients) -> None:
+    """The legacy {org}.pkgs.visualstudio.com host works the same way."""
+    org = clients.new_org()
+    clients.world.state.add_file("contoso", "feed", PACKAGE, *wheels.build(PACKAGE, "1.0"))
+    clients.world.state.accept("contoso", org.secret)
+    clients.env["KEYRING_ADO_PAT"] = org.secret
+    target = clients.tmp / "target"
+    url = org.url(host="contoso.pkgs.visualstudio.com")
+    result = clients.pip("install", "--no-input", "--keyring-provider", "import", "--index-url", url, "--target", str(target), PACKAGE)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert_installed(target)
+
+
+@pytest.mark.parametrize("source", ["VSS_NUGET_ACCESSTOKEN", "az"])
+def test_uv_pip_install_with_username_in_url(clients: Clients, source: str) -> None:
+    """uv pip install with VssSessionToken@ in the index URL asks `keyring get URL USER`."""
+    org = clients.new_org(secret=jwt() if source == "az" else None)
+    configure_source(clients, org, source)
+    target = clients.tmp / "target"
+    result = clients.uv(
+        "pip", "install", "--keyring-provider", "subprocess", "--index-url", org.url(user="VssSessionToken"),
+        "--target", str(target), "--python", sys.executable, PACKAGE,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert_installed(target)
+    assert org.authorized_requests()
+    assert_no_secret(org, result.stdout, result.stderr)
+
+
+def uv_project(clients: Clients, org: Org, *, username: bool) -> Path:
+    project = clients.tmp / "app"
+    project.mkdir()
+    index = f'url = "{org.url(user="VssSessionToken" if username else None)}"'
+    if not username:
+        index += '\nauthenticate = "always"'
+    (project / "pyproject.toml").write_text(
+        f"""[project]
+name = "app"
+version = "0.1.0"
+requires-python = ">=3.10"
+dependencies = ["{PACKAGE}"]
+
+[tool.uv]
+package = false
+
+[[tool.uv.index]]
+name = "ado"
+default = true
+{index}
+"""
+    )
+    return project
+
+
+def test_uv_sync_then_resync_from_lock(clients: Clients) -> None:
+    """uv sync resolves through keyring; a second sync from uv.lock, with a cold cache, fetches the
+    GUID download URL that no index matches, and keyring answers that URL too (uv#17144's shape)."""
+    org = clients.new_org()
+    configure_source(clients, org, "SYSTEM_ACCESSTOKEN")
+    project = uv_project(clients, org, username=True)
+    args = ("sync", "--keyring-provider", "subprocess", "--python", sys.executable)
+    first = clients.uv(*args, cwd=project)
+    assert first.returncode == 0, first.stdout + first.stderr
+    lock = (project / "uv.lock").read_text()
+    assert "/pypi/download/demo-pkg/1.0/" in lock
+    assert org.secret not in lock
+    # A cold second run: no cache, only the lock file's download URLs.
+    clients.env["UV_CACHE_DIR"] = str(clients.tmp / "uv-cache-2")
+    clients.world.state.reset_log()
+    second = clients.uv(*args, "--reinstall", cwd=project)
+    assert second.returncode == 0, second.stdout + second.stderr
+    downloads = [p for p in org.authorized_requests() if "/pypi/download/" in p]
+    assert downloads, clients.world.state.received()
+    assert not [p for p in org.authorized_requests() if "/simple/" in p], "the resync should not need the index"
+    assert_no_secret(org, first.stdout, first.stderr, second.stdout, second.stderr)
+
+
+def test_uv_sync_without_username(clients: Clients) -> None:
+    """authenticate = "always" and no user name: uv runs `keyring get URL --mode creds`."""
+    org = clients.new_org()
+    configure_source(clients, org, "KEYRING_ADO_PAT")
+    project = uv_project(clients, org, username=False)
+    result = clients.uv("sync", "--keyring-provider", "subprocess", "--python", sys.executable, cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert any("/simple/demo-pkg/" in p for p in org.authorized_requests())
+    assert list((project / ".venv").glob("lib/python*/site-packages/demo_pkg/__init__.py"))
+    assert_no_secret(org, result.stdout, result.stderr)
+
+
+def test_twine_upload_then_install(clients: Clients) -> None:
+    """twine upload with no user name and no password: keyring gives both; the file lands."""
+    org = clients.new_org(secret=jwt())
+    configure_source(clients, org, "az")
+    dist = clients.tmp / "dist"
+    dist.mkdir()
+    filename, content = wheels.build("uploaded-pkg", "2.0")
+    (dist / filename).write_bytes(content)
+    result = clients.tool(
+        "twine", "upload", "--non-interactive", "--disable-progress-bar", "--repository-url", org.url("upload"), str(dist / filename)
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ("feed", filename) in clients.world.state.uploads
+    assert "/pypi/upload/" in " ".join(org.authorized_requests())
+    assert_no_secret(org, result.stdout, result.stderr)
+    assert len(clients.fake_az().calls) == 1, "twine asks twice; az is run once"
+
+
+def test_poetry_install(clients: Clients) -> None:
+    """poetry install from an explicit source, with no credential stored anywhere."""
+    org = clients.new_org()
+    configure_source(clients, org, "KEYRING_ADO_PAT")
+    project = clients.tmp / "app"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        f"""[project]
+name = "app"
+version = "0.1.0"
+requires-python = ">=3.10"
+dependencies = ["{PACKAGE}"]
+
+[tool.poetry]
+package-mode = false
+
+[[tool.poetry.source]]
+name = "ado"
+url = "{org.url()}"
+priority = "primary"
+"""
+    )
+    result = clients.tool("poetry", "install", "--no-interaction", "--no-ansi", cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    installed = list((project / ".venv").glob("lib/python*/site-packages/demo_pkg/__init__.py"))
+    assert installed, result.stdout + result.stderr
+    assert org.authorized_requests()
+    assert not (clients.tmp / "poetry-config" / "auth.toml").exists()
+    assert_no_secret(org, result.stdout, result.stderr)
+
+
+def test_keyring_get_with_fake_az(clients: Clients) -> None:
+    """`keyring get URL USER` prints the token alone, from az."""
+    org = clients.new_org(secret=jwt())
+    configure_source(clients, org, "az")
+    result = clients.tool("keyring", "get", org.url(), "VssSessionToken")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == org.secret + "\n"
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize("foreign", ["pkgs.dev.azure.com.evil.example", "evilpkgs.dev.azure.com"])
+def test_lookalike_host_gets_no_credential(clients: Clients, foreign: str) -> None:
+    """A look-alike host with a feed-shaped path is asked, answers 401, and never sees a credential."""
+    org = clients.new_org()
+    configure_source(clients, org, "KEYRING_ADO_PAT")
+    clients.world.state.reset_log()
+    evil = f"https://{foreign}/{org.name}/_packaging/feed/pypi/simple/"
+    target = clients.tmp / "target"
+    result = clients.pip(
+        "install", "--no-input", "--keyring-provider", "import", "--index-url", evil,
+        "--extra-index-url", org.url(), "--target", str(target), PACKAGE,
+    )
+    foreign_requests = clients.world.state.received(foreign)
+    assert foreign_requests, "pip should have asked the look-alike host"
+    assert all(r.authorization is None for r in foreign_requests)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert_installed(target)
