@@ -17,7 +17,7 @@ class Completed:
     stderr: str
 
 
-class ProcessTimeout(Exception):  # noqa: N818
+class ProcessTimeout(Exception):
     """The program did not finish in time; it and its children were killed."""
 
 

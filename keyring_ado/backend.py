@@ -26,7 +26,7 @@ class AdoKeyring(KeyringBackend):
     """Credentials for Azure DevOps Artifacts feeds; read-only, so storage falls to other backends."""
 
     @properties.classproperty
-    def priority(cls) -> float:  # noqa: N805 - a classproperty takes the class
+    def priority(cls) -> float:
         if settings.is_disabled(os.environ):
             raise RuntimeError(f"keyring-ado is turned off by {settings.DISABLE}")
         return PRIORITY
@@ -63,7 +63,7 @@ def _lookup(service: str) -> tuple[str, str] | None:
         from . import chain  # noqa: PLC0415 - only paid for by Azure DevOps lookups
 
         token = chain.lookup(feed, config)
-    except Exception as exc:  # noqa: BLE001 - raising would turn keyring off in pip
+    except Exception as exc:
         _log.warning("keyring-ado: lookup failed unexpectedly (%s); please report this", type(exc).__name__)
         return None
     return None if token is None else (token.username, token.secret)

@@ -113,7 +113,9 @@ def resolve(feed: Feed, settings: Settings, sources: Sequence[Source]) -> Token 
             return None
         _log.info("keyring-ado: using a %s from %s for %s", token.kind, token.source, feed.describe())
         return token
-    _log.warning("keyring-ado: no credential for %s. Tried: %s. %s", feed.describe(), "; ".join(tried), _next_step(feed))
+    _log.warning(
+        "keyring-ado: no credential for %s. Tried: %s. %s", feed.describe(), "; ".join(tried), _next_step(feed)
+    )
     return None
 
 

@@ -32,7 +32,7 @@ URI_PREFIXES = ("ARTIFACTS_CREDENTIALPROVIDER_URI_PREFIXES", "VSS_NUGET_URI_PREF
 ARTIFACTS_KEYRING_NONINTERACTIVE = "ARTIFACTS_KEYRING_NONINTERACTIVE_MODE"
 # --- Azure Pipelines -------------------------------------------------------------------------
 TF_BUILD = "TF_BUILD"
-SYSTEM_ACCESSTOKEN = "SYSTEM_ACCESSTOKEN"  # noqa: S105 - a variable name
+SYSTEM_ACCESSTOKEN = "SYSTEM_ACCESSTOKEN"
 COLLECTION_URI = ("SYSTEM_COLLECTIONURI", "SYSTEM_TEAMFOUNDATIONCOLLECTIONURI")
 # --- generic CI markers ----------------------------------------------------------------------
 CI_MARKERS = ("CI", "TF_BUILD", "GITHUB_ACTIONS", "BUILD_BUILDID", "GITLAB_CI", "JENKINS_URL")
@@ -222,7 +222,7 @@ class _Reader:
         expected = '{"endpointCredentials": [{"endpoint": "https://...", "password": "..."}]}'
         try:
             document = json.loads(raw)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             # exc carries a position, never the text around it
             self.problem(f"{name} is not valid JSON ({exc.msg} at character {exc.pos}); expected {expected}")
             return ()
@@ -236,9 +236,7 @@ class _Reader:
             password = entry.get("password") if isinstance(entry, dict) else None
             username = entry.get("username") if isinstance(entry, dict) else None
             if not (isinstance(endpoint, str) and endpoint.strip() and isinstance(password, str) and password):
-                self.problem(
-                    f"{name} entry {index} needs a non-empty \"endpoint\" and \"password\"; ignoring that entry"
-                )
+                self.problem(f'{name} entry {index} needs a non-empty "endpoint" and "password"; ignoring that entry')
                 continue
             endpoints.append(
                 Endpoint(

@@ -62,7 +62,12 @@ def test_endpoint_username_is_returned(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     "service",
-    ["https://pypi.org/simple/", "python-poetry-check", "poetry-repository-ado", "http://pkgs.dev.azure.com/o/_packaging/f/"],
+    [
+        "https://pypi.org/simple/",
+        "python-poetry-check",
+        "poetry-repository-ado",
+        "http://pkgs.dev.azure.com/o/_packaging/f/",
+    ],
 )
 def test_foreign_services_return_none_without_any_source(monkeypatch: pytest.MonkeyPatch, service: str) -> None:
     """Not ours: None at once; the chain is never consulted."""
@@ -146,4 +151,4 @@ def test_through_keyring_api(monkeypatch: pytest.MonkeyPatch, fake_az: FakeAz) -
 
 def test_module_exposes_priority_constant() -> None:
     """The documented priority is the one keyring sees."""
-    assert backend.PRIORITY == AdoKeyring.priority
+    assert AdoKeyring.priority == backend.PRIORITY

@@ -51,7 +51,8 @@ def test_failed_stops_with_one_line(caplog: pytest.LogCaptureFixture) -> None:
     assert chain.resolve(feed(), config(), [failing, later]) is None
     assert later.calls == []
     assert caplog.messages == [
-        "keyring-ado: no credential for pkgs.dev.azure.com/contoso: az failed: az timed out; raise KEYRING_ADO_AZ_TIMEOUT"
+        "keyring-ado: no credential for pkgs.dev.azure.com/contoso: "
+        "az failed: az timed out; raise KEYRING_ADO_AZ_TIMEOUT"
     ]
 
 
@@ -142,7 +143,9 @@ def test_parallel_threads_resolve_once() -> None:
 
     source = Slow("slow", Token("s", Kind.PAT, source="slow"))
     results: list[Token | None] = []
-    threads = [threading.Thread(target=lambda: results.append(chain.lookup(feed(), config(), [source]))) for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: results.append(chain.lookup(feed(), config(), [source]))) for _ in range(8)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

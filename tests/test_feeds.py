@@ -18,10 +18,20 @@ GUID = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
         ("https://pkgs.dev.azure.com/org/_packaging/feed/pypi/simple/requests/", "org", None, "feed", False),
         ("https://pkgs.dev.azure.com/org/_packaging/feed/pypi/upload/", "org", None, "feed", True),
         ("https://pkgs.dev.azure.com/org/_packaging/feed/pypi/upload", "org", None, "feed", True),
-        (f"https://pkgs.dev.azure.com/org/_packaging/{GUID}/pypi/download/demo/0.1/demo-0.1-py3-none-any.whl",
-         "org", None, GUID, False),
-        (f"https://pkgs.dev.azure.com/org/{GUID}/_packaging/{GUID}/pypi/download/demo/0.1/x.whl",
-         "org", GUID, GUID, False),
+        (
+            f"https://pkgs.dev.azure.com/org/_packaging/{GUID}/pypi/download/demo/0.1/demo-0.1-py3-none-any.whl",
+            "org",
+            None,
+            GUID,
+            False,
+        ),
+        (
+            f"https://pkgs.dev.azure.com/org/{GUID}/_packaging/{GUID}/pypi/download/demo/0.1/x.whl",
+            "org",
+            GUID,
+            GUID,
+            False,
+        ),
         ("https://VssSessionToken@pkgs.dev.azure.com/org/_packaging/feed/pypi/simple/", "org", None, "feed", False),
         ("https://user:pw@pkgs.dev.azure.com/org/_packaging/feed/pypi/simple/", "org", None, "feed", False),
         ("https://PKGS.DEV.AZURE.COM:443/Org/_packaging/Feed/pypi/simple/", "Org", None, "Feed", False),
@@ -120,7 +130,9 @@ def test_both_host_forms_share_one_cache_key() -> None:
     a = feeds.parse("https://pkgs.dev.azure.com/Org/_packaging/feed/pypi/simple/")
     b = feeds.parse("https://org.pkgs.visualstudio.com/_packaging/other/pypi/simple/")
     c = feeds.parse(f"https://pkgs.dev.azure.com/org/_packaging/{GUID}/pypi/download/x/1/x.whl")
-    assert a is not None and b is not None and c is not None
+    assert a is not None
+    assert b is not None
+    assert c is not None
     assert a.key == b.key == c.key == ("dev.azure.com", "org")
     assert b.canonical_url == "https://pkgs.dev.azure.com/org/_packaging/other/pypi/simple"
 

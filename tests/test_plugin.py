@@ -79,7 +79,12 @@ def test_keyring_get_prints_only_the_secret(tmp_path: Path, mode: list[str]) -> 
     url = "https://pkgs.dev.azure.com/contoso/_packaging/feed/pypi/simple/"
     args = [url, "VssSessionToken"] if not mode else [url, *mode]
     result = subprocess.run(
-        [sys.executable, "-m", "keyring", "get", *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "keyring", "get", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == ("the-pat\n" if not mode else "VssSessionToken\nthe-pat\n")
@@ -93,7 +98,12 @@ def test_keyring_get_miss_is_one_line_on_stderr(tmp_path: Path) -> None:
     env["PATH"] = str(tmp_path)  # no az
     url = "https://pkgs.dev.azure.com/contoso/_packaging/feed/pypi/simple/"
     result = subprocess.run(
-        [sys.executable, "-m", "keyring", "get", url, "u"], env=env, capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "keyring", "get", url, "u"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 1
     assert result.stdout == ""

@@ -24,12 +24,23 @@ def failing_environments() -> list[tuple[str, dict[str, str], str]]:
     endpoints = {"endpointCredentials": [{"endpoint": "https://evil.example/", "password": CANARY_PAT}]}
     return [
         ("expired token", {"KEYRING_ADO_TOKEN": CANARY_EXPIRED}, "not_logged_in"),
-        ("server with entra token", {"KEYRING_ADO_TOKEN": CANARY_JWT, "KEYRING_ADO_HOSTS": "tfs.contoso.test"}, "token"),
+        (
+            "server with entra token",
+            {"KEYRING_ADO_TOKEN": CANARY_JWT, "KEYRING_ADO_HOSTS": "tfs.contoso.test"},
+            "token",
+        ),
         ("endpoint for another host", {"VSS_NUGET_EXTERNAL_FEED_ENDPOINTS": json.dumps(endpoints)}, "not_logged_in"),
         ("broken endpoints json", {"VSS_NUGET_EXTERNAL_FEED_ENDPOINTS": '{"x": "' + CANARY_PAT}, "not_logged_in"),
         ("access token without prefixes", {"VSS_NUGET_ACCESSTOKEN": CANARY_PAT}, "not_logged_in"),
-        ("job token for another org", {"TF_BUILD": "True", "SYSTEM_ACCESSTOKEN": CANARY_PAT,
-                                       "SYSTEM_COLLECTIONURI": "https://dev.azure.com/fabrikam/"}, "not_logged_in"),
+        (
+            "job token for another org",
+            {
+                "TF_BUILD": "True",
+                "SYSTEM_ACCESSTOKEN": CANARY_PAT,
+                "SYSTEM_COLLECTIONURI": "https://dev.azure.com/fabrikam/",
+            },
+            "not_logged_in",
+        ),
         ("token with whitespace", {"KEYRING_ADO_PAT": CANARY_PAT + " " + CANARY_PAT}, "not_logged_in"),
         ("az entra error", {}, "aadsts"),
         ("az garbage", {}, "garbage"),
@@ -37,8 +48,10 @@ def failing_environments() -> list[tuple[str, dict[str, str], str]]:
     ]
 
 
-@pytest.mark.parametrize(("label", "environ", "az_mode"), failing_environments(), ids=lambda v: v if isinstance(v, str) else "")
-def test_no_canary_anywhere(
+@pytest.mark.parametrize(
+    ("label", "environ", "az_mode"), failing_environments(), ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_no_canary_anywhere(  # noqa: PLR0917 - parameters and fixtures
     label: str,
     environ: dict[str, str],
     az_mode: str,

@@ -27,7 +27,9 @@ def test_bad_boolean_is_reported_with_its_name() -> None:
     """A flag that is neither true nor false is named in one line and treated as off."""
     config = Settings.from_environ({"KEYRING_ADO_NONINTERACTIVE": "maybe"})
     assert not config.non_interactive
-    assert config.problems == ("KEYRING_ADO_NONINTERACTIVE='maybe' is not a boolean; use 1/true/yes/on or 0/false/no/off",)
+    assert config.problems == (
+        "KEYRING_ADO_NONINTERACTIVE='maybe' is not a boolean; use 1/true/yes/on or 0/false/no/off",
+    )
 
 
 def test_empty_secrets_are_reported_and_ignored() -> None:
@@ -63,14 +65,23 @@ def test_secret_values_never_reach_the_repr() -> None:
 @pytest.mark.parametrize(
     ("raw", "problem"),
     [
-        ("{not json", "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS is not valid JSON (Expecting property name enclosed in "
-         "double quotes at character 1); expected {\"endpointCredentials\": [{\"endpoint\": \"https://...\", "
-         "\"password\": \"...\"}]}"),
-        ("[]", "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS has no endpointCredentials list; expected "
-         "{\"endpointCredentials\": [{\"endpoint\": \"https://...\", \"password\": \"...\"}]}"),
+        (
+            "{not json",
+            "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS is not valid JSON (Expecting property name enclosed in "
+            'double quotes at character 1); expected {"endpointCredentials": [{"endpoint": "https://...", '
+            '"password": "..."}]}',
+        ),
+        (
+            "[]",
+            "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS has no endpointCredentials list; expected "
+            '{"endpointCredentials": [{"endpoint": "https://...", "password": "..."}]}',
+        ),
         ("", "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS is set but empty; ignoring it"),
-        ('{"endpointCredentials": [{"endpoint": "https://x/"}]}',
-         "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS entry 0 needs a non-empty \"endpoint\" and \"password\"; ignoring that entry"),
+        (
+            '{"endpointCredentials": [{"endpoint": "https://x/"}]}',
+            'VSS_NUGET_EXTERNAL_FEED_ENDPOINTS entry 0 needs a non-empty "endpoint" and "password"; '
+            "ignoring that entry",
+        ),
     ],
 )
 def test_malformed_endpoints_json_is_one_line(raw: str, problem: str) -> None:
@@ -115,7 +126,11 @@ def test_ci_and_pipelines_detection() -> None:
     assert Settings.from_environ({"CI": "true"}).in_ci
     assert not Settings.from_environ({"CI": "false"}).in_ci
     config = Settings.from_environ(
-        {"TF_BUILD": "True", "SYSTEM_TEAMFOUNDATIONCOLLECTIONURI": "https://dev.azure.com/o/", "SYSTEM_ACCESSTOKEN": "t"}
+        {
+            "TF_BUILD": "True",
+            "SYSTEM_TEAMFOUNDATIONCOLLECTIONURI": "https://dev.azure.com/o/",
+            "SYSTEM_ACCESSTOKEN": "t",
+        }
     )
     assert config.tf_build
     assert config.in_ci

@@ -32,7 +32,7 @@ class AzureCliSource:
     def __init__(self, tenant: str | None = None) -> None:
         self.tenant = tenant
 
-    def get_token(self, feed: Feed, settings: Settings) -> Token:  # noqa: ARG002 - same for every org
+    def get_token(self, feed: Feed, settings: Settings) -> Token:
         executable = shutil.which("az")
         if executable is None:
             raise SourceUnavailable("the Azure CLI (az) is not on PATH")
@@ -71,13 +71,13 @@ def _parse(stdout: str) -> Token:
     try:
         document = json.loads(stdout)
         secret = document["accessToken"]
-        if not isinstance(secret, str) or not secret.strip():
-            raise TypeError
     except (ValueError, KeyError, TypeError):
+        secret = None
+    if not isinstance(secret, str) or not secret.strip():
         raise SourceFailed(
             "az account get-access-token printed something that is not a token: "
             f"{quote_output(stdout)}; update the Azure CLI (`az upgrade`)"
-        ) from None
+        )
     return Token(secret.strip(), Kind.ENTRA, source="az", expires_on=_expiry(document))
 
 
@@ -91,7 +91,7 @@ def _expiry(document: dict[str, object]) -> float | None:
     if isinstance(local, str):
         for pattern in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
             try:
-                return datetime.strptime(local, pattern).timestamp()  # noqa: DTZ007 - az writes local time
+                return datetime.strptime(local, pattern).timestamp()
             except ValueError:
                 continue
     _log.debug("keyring-ado: az gave no expiry; assuming one hour")

@@ -85,7 +85,9 @@ class Clients:
             link.symlink_to(BIN / "keyring")
         self.env["PATH"] = f"{shim}{os.pathsep}{self.env['PATH']}"
 
-    def run(self, argv: Sequence[str], *, cwd: Path | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, argv: Sequence[str], *, cwd: Path | None = None, timeout: float = 180
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             list(argv),
             env=self.env,

@@ -28,7 +28,11 @@ def configure_source(clients: Clients, org: Org, source: str) -> None:
         clients.env["VSS_NUGET_URI_PREFIXES"] = f"https://pkgs.dev.azure.com/{org.name}/"
     elif source == "SYSTEM_ACCESSTOKEN":
         clients.env.update(
-            {"TF_BUILD": "True", "SYSTEM_COLLECTIONURI": f"https://dev.azure.com/{org.name}/", "SYSTEM_ACCESSTOKEN": org.secret}
+            {
+                "TF_BUILD": "True",
+                "SYSTEM_COLLECTIONURI": f"https://dev.azure.com/{org.name}/",
+                "SYSTEM_ACCESSTOKEN": org.secret,
+            }
         )
     elif source == "az":
         clients.fake_az().configure("token", org.secret)
@@ -55,7 +59,15 @@ def test_pip_import_mode(clients: Clients, source: str) -> None:
     configure_source(clients, org, source)
     target = clients.tmp / "target"
     result = clients.pip(
-        "install", "--no-input", "--keyring-provider", "import", "--index-url", org.url(), "--target", str(target), PACKAGE
+        "install",
+        "--no-input",
+        "--keyring-provider",
+        "import",
+        "--index-url",
+        org.url(),
+        "--target",
+        str(target),
+        PACKAGE,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert_installed(target)
@@ -72,7 +84,15 @@ def test_pip_subprocess_mode(clients: Clients) -> None:
     clients.keyring_outside_pip_env()
     target = clients.tmp / "target"
     result = clients.pip(
-        "install", "--no-input", "--keyring-provider", "subprocess", "--index-url", org.url(), "--target", str(target), PACKAGE
+        "install",
+        "--no-input",
+        "--keyring-provider",
+        "subprocess",
+        "--index-url",
+        org.url(),
+        "--target",
+        str(target),
+        PACKAGE,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert_installed(target)
@@ -88,7 +108,9 @@ def test_pip_legacy_host(clients: Clients) -> None:
     clients.env["KEYRING_ADO_PAT"] = org.secret
     target = clients.tmp / "target"
     url = org.url(host="contoso.pkgs.visualstudio.com")
-    result = clients.pip("install", "--no-input", "--keyring-provider", "import", "--index-url", url, "--target", str(target), PACKAGE)
+    result = clients.pip(
+        "install", "--no-input", "--keyring-provider", "import", "--index-url", url, "--target", str(target), PACKAGE
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert_installed(target)
 
@@ -100,8 +122,17 @@ def test_uv_pip_install_with_username_in_url(clients: Clients, source: str) -> N
     configure_source(clients, org, source)
     target = clients.tmp / "target"
     result = clients.uv(
-        "pip", "install", "--keyring-provider", "subprocess", "--index-url", org.url(user="VssSessionToken"),
-        "--target", str(target), "--python", sys.executable, PACKAGE,
+        "pip",
+        "install",
+        "--keyring-provider",
+        "subprocess",
+        "--index-url",
+        org.url(user="VssSessionToken"),
+        "--target",
+        str(target),
+        "--python",
+        sys.executable,
+        PACKAGE,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert_installed(target)
@@ -178,7 +209,13 @@ def test_twine_upload_then_install(clients: Clients) -> None:
     filename, content = wheels.build("uploaded-pkg", "2.0")
     (dist / filename).write_bytes(content)
     result = clients.tool(
-        "twine", "upload", "--non-interactive", "--disable-progress-bar", "--repository-url", org.url("upload"), str(dist / filename)
+        "twine",
+        "upload",
+        "--non-interactive",
+        "--disable-progress-bar",
+        "--repository-url",
+        org.url("upload"),
+        str(dist / filename),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert ("feed", filename) in clients.world.state.uploads
@@ -237,8 +274,17 @@ def test_lookalike_host_gets_no_credential(clients: Clients, foreign: str) -> No
     evil = f"https://{foreign}/{org.name}/_packaging/feed/pypi/simple/"
     target = clients.tmp / "target"
     result = clients.pip(
-        "install", "--no-input", "--keyring-provider", "import", "--index-url", evil,
-        "--extra-index-url", org.url(), "--target", str(target), PACKAGE,
+        "install",
+        "--no-input",
+        "--keyring-provider",
+        "import",
+        "--index-url",
+        evil,
+        "--extra-index-url",
+        org.url(),
+        "--target",
+        str(target),
+        PACKAGE,
     )
     foreign_requests = clients.world.state.received(foreign)
     assert foreign_requests, "pip should have asked the look-alike host"

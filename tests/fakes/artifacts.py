@@ -68,8 +68,7 @@ class FakeArtifacts:
         self.accepted.setdefault(org.lower(), set()).add(secret)
 
     def add_feed(self, org: str, feed: str) -> FeedState:
-        state = self.feeds.setdefault((org.lower(), feed.lower()), FeedState(guid=str(uuid.uuid4())))
-        return state
+        return self.feeds.setdefault((org.lower(), feed.lower()), FeedState(guid=str(uuid.uuid4())))
 
     def add_file(self, org: str, feed: str, name: str, filename: str, content: bytes) -> None:
         self.add_feed(org, feed).files.setdefault(normalize(name), {})[filename] = content
@@ -93,7 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _TLSServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def do_HEAD(self) -> None:
@@ -163,9 +162,7 @@ class _Handler(BaseHTTPRequestHandler):
             return f"https://{host}/{org}/_packaging/{feed.guid}/pypi/download"
         return f"https://{HOSTED}/{org}/_packaging/{feed.guid}/pypi/download"
 
-    def _simple(
-        self, feed: FeedState, rest: list[str], base: str
-    ) -> tuple[int, list[tuple[str, str]], bytes]:
+    def _simple(self, feed: FeedState, rest: list[str], base: str) -> tuple[int, list[tuple[str, str]], bytes]:
         headers = [("Content-Type", "text/html; charset=utf-8")]
         if not rest:
             links = "".join(f'<a href="{html.escape(n)}/">{html.escape(n)}</a>\n' for n in sorted(feed.files))

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-SCRIPT = r'''#!{python}
+SCRIPT = r"""#!{python}
 import json, sys, time
 from pathlib import Path
 here = Path(__file__).resolve().parent
@@ -43,7 +43,7 @@ elif mode == "garbage":
     print("WARNING: something odd happened " + token)
 elif mode == "hang":
     time.sleep(120)
-'''
+"""
 
 
 class FakeAz:
@@ -83,4 +83,5 @@ def jwt(lifetime: float = 3600, **claims: object) -> str:
         "oid": os.urandom(4).hex(),
         **claims,
     }
-    return f"{b64({'typ': 'JWT', 'alg': 'RS256'})}.{b64(body)}.{base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip('=')}"
+    signature = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+    return f"{b64({'typ': 'JWT', 'alg': 'RS256'})}.{b64(body)}.{signature}"

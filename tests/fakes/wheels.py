@@ -14,7 +14,9 @@ def build(name: str, version: str) -> tuple[str, bytes]:
     files = {
         f"{module}/__init__.py": f"__version__ = {version!r}\n",
         f"{dist}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: test\n",
-        f"{dist}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: keyring-ado-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist}.dist-info/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: keyring-ado-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
     }
     record = []
     buffer = io.BytesIO()

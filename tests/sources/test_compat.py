@@ -62,7 +62,9 @@ def test_guid_download_url_matches_same_organisation() -> None:
 def test_legacy_host_spelling_matches() -> None:
     """An endpoint on the legacy host covers the same organisation on pkgs.dev.azure.com."""
     settings = config(
-        VSS_NUGET_EXTERNAL_FEED_ENDPOINTS=endpoints({"endpoint": "https://contoso.pkgs.visualstudio.com/", "password": "p"})
+        VSS_NUGET_EXTERNAL_FEED_ENDPOINTS=endpoints(
+            {"endpoint": "https://contoso.pkgs.visualstudio.com/", "password": "p"}
+        )
     )
     assert ExternalFeedEndpointsSource().get_token(feed(), settings).secret == "p"
 
@@ -81,7 +83,9 @@ def test_foreign_endpoint_never_matches() -> None:
 def test_bare_host_names_no_feed() -> None:
     """A bare host names no organisation, so no per-feed PAT is handed out for it."""
     settings = config(
-        VSS_NUGET_EXTERNAL_FEED_ENDPOINTS=endpoints({"endpoint": "https://pkgs.dev.azure.com/contoso/", "password": "p"})
+        VSS_NUGET_EXTERNAL_FEED_ENDPOINTS=endpoints(
+            {"endpoint": "https://pkgs.dev.azure.com/contoso/", "password": "p"}
+        )
     )
     with pytest.raises(SourceUnavailable, match="names no feed"):
         ExternalFeedEndpointsSource().get_token(feed("pkgs.dev.azure.com"), settings)
@@ -96,7 +100,9 @@ def test_access_token_by_prefix() -> None:
     token = AccessTokenSource().get_token(feed(), settings)
     assert (token.secret, token.kind) == ("job", Kind.JOB)
     with pytest.raises(SourceUnavailable, match="under none of the prefixes"):
-        AccessTokenSource().get_token(feed("https://pkgs.dev.azure.com/contosoevil/_packaging/f/pypi/simple/"), settings)
+        AccessTokenSource().get_token(
+            feed("https://pkgs.dev.azure.com/contosoevil/_packaging/f/pypi/simple/"), settings
+        )
 
 
 def test_not_set() -> None:

@@ -16,7 +16,9 @@ SERVER_URL = "https://tfs.contoso.test/tfs/Default/_packaging/f/pypi/simple/"
 
 def test_pat_first() -> None:
     """KEYRING_ADO_PAT answers every matched feed, before the token and the az devops PAT."""
-    token = EnvironmentSource().get_token(feed(), config(KEYRING_ADO_PAT="p", KEYRING_ADO_TOKEN=jwt(), AZURE_DEVOPS_EXT_PAT="x"))
+    token = EnvironmentSource().get_token(
+        feed(), config(KEYRING_ADO_PAT="p", KEYRING_ADO_TOKEN=jwt(), AZURE_DEVOPS_EXT_PAT="x")
+    )
     assert (token.secret, token.kind, token.source) == ("p", Kind.PAT, "KEYRING_ADO_PAT")
 
 
@@ -53,5 +55,7 @@ def test_server_gets_pat_never_token() -> None:
 
 def test_nothing_set() -> None:
     """No variable: unavailable, naming all three."""
-    with pytest.raises(SourceUnavailable, match="KEYRING_ADO_PAT, KEYRING_ADO_TOKEN and AZURE_DEVOPS_EXT_PAT are not set"):
+    with pytest.raises(
+        SourceUnavailable, match="KEYRING_ADO_PAT, KEYRING_ADO_TOKEN and AZURE_DEVOPS_EXT_PAT are not set"
+    ):
         EnvironmentSource().get_token(feed(), config())

@@ -26,7 +26,10 @@ def test_same_organisation() -> None:
     [
         ({**PIPELINE, "SYSTEM_COLLECTIONURI": "https://dev.azure.com/fabrikam/"}, "belongs to fabrikam, not contoso"),
         ({k: v for k, v in PIPELINE.items() if k != "TF_BUILD"}, "TF_BUILD is not set"),
-        ({k: v for k, v in PIPELINE.items() if k != "SYSTEM_ACCESSTOKEN"}, r"SYSTEM_ACCESSTOKEN: \$\(System.AccessToken\)"),
+        (
+            {k: v for k, v in PIPELINE.items() if k != "SYSTEM_ACCESSTOKEN"},
+            r"SYSTEM_ACCESSTOKEN: \$\(System.AccessToken\)",
+        ),
         ({k: v for k, v in PIPELINE.items() if k != "SYSTEM_COLLECTIONURI"}, "organisation is unknown"),
     ],
 )
