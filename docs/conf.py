@@ -2,7 +2,7 @@
 
 project = "keyring-ado"
 author = "The keyring-ado developers"
-copyright = "2026, The keyring-ado developers"  # noqa: A001 - Sphinx's name
+copyright = "2026, The keyring-ado developers"
 
 extensions = ["myst_parser"]
 source_suffix = {".md": "markdown"}

@@ -291,3 +291,32 @@ def test_lookalike_host_gets_no_credential(clients: Clients, foreign: str) -> No
     assert all(r.authorization is None for r in foreign_requests)
     assert result.returncode == 0, result.stdout + result.stderr
     assert_installed(target)
+
+
+def test_azure_devops_server_gets_a_pat_only(clients: Clients) -> None:
+    """A host from KEYRING_ADO_HOSTS is served with a PAT; az (an Entra token) is never asked for it."""
+    org = clients.new_org()
+    clients.env["KEYRING_ADO_HOSTS"] = "tfs.contoso.test"
+    az = clients.fake_az()
+    az.configure("token", jwt())
+    url = f"https://tfs.contoso.test/{org.name}/_packaging/feed/pypi/simple/"
+    target = clients.tmp / "target"
+    args = (
+        "install",
+        "--no-input",
+        "--keyring-provider",
+        "import",
+        "--index-url",
+        url,
+        "--target",
+        str(target),
+        PACKAGE,
+    )
+    refused = clients.pip(*args)
+    assert refused.returncode != 0
+    assert az.calls == []
+    assert not [r for r in clients.world.state.received("tfs.contoso.test") if r.authorization]
+    clients.env["KEYRING_ADO_PAT"] = org.secret
+    result = clients.pip(*args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert_installed(target)
