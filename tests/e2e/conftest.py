@@ -102,6 +102,17 @@ class Clients:
     def pip(self, *args: str) -> subprocess.CompletedProcess[str]:
         return self.run([sys.executable, "-m", "pip", *args])
 
+    def pip_install(self, index_url: str, *more: str, provider: str = "import") -> subprocess.CompletedProcess[str]:
+        """``pip install PACKAGE`` from *index_url* into ``self.target``, keyring through *provider*."""
+        return self.pip(
+            "install", "--no-input", "--keyring-provider", provider, "--index-url", index_url, *more,
+            "--target", str(self.target), PACKAGE,
+        )  # fmt: skip
+
+    @property
+    def target(self) -> Path:
+        return self.tmp / "target"
+
     def uv(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         return self.run([_tool("uv"), *args], cwd=cwd)
 

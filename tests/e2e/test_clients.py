@@ -41,6 +41,7 @@ def configure_source(clients: Clients, org: Org, source: str) -> None:
 
 
 def assert_installed(target: Path) -> None:
+    """demo-pkg 1.0, as the fake served it, is in *target*."""
     assert (target / "demo_pkg" / "__init__.py").read_text() == "__version__ = '1.0'\n"
 
 
@@ -57,20 +58,9 @@ def test_pip_import_mode(clients: Clients, source: str) -> None:
     """pip --keyring-provider import installs from the feed with each source."""
     org = clients.new_org(secret=jwt() if source == "az" else None)
     configure_source(clients, org, source)
-    target = clients.tmp / "target"
-    result = clients.pip(
-        "install",
-        "--no-input",
-        "--keyring-provider",
-        "import",
-        "--index-url",
-        org.url(),
-        "--target",
-        str(target),
-        PACKAGE,
-    )
+    result = clients.pip_install(org.url(), provider="import")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert_installed(target)
+    assert_installed(clients.target)
     paths = org.authorized_requests()
     assert f"/{org.name}/_packaging/feed/pypi/simple/demo-pkg/" in paths
     assert any("/pypi/download/demo-pkg/1.0/" in p for p in paths)
@@ -82,20 +72,9 @@ def test_pip_subprocess_mode(clients: Clients) -> None:
     org = clients.new_org()
     configure_source(clients, org, "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS")
     clients.keyring_outside_pip_env()
-    target = clients.tmp / "target"
-    result = clients.pip(
-        "install",
-        "--no-input",
-        "--keyring-provider",
-        "subprocess",
-        "--index-url",
-        org.url(),
-        "--target",
-        str(target),
-        PACKAGE,
-    )
+    result = clients.pip_install(org.url(), provider="subprocess")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert_installed(target)
+    assert_installed(clients.target)
     assert org.authorized_requests()
     assert_no_secret(org, result.stdout, result.stderr)
 
@@ -106,13 +85,9 @@ def test_pip_legacy_host(clients: Clients) -> None:
     clients.world.state.add_file("contoso", "feed", PACKAGE, *wheels.build(PACKAGE, "1.0"))
     clients.world.state.accept("contoso", org.secret)
     clients.env["KEYRING_ADO_PAT"] = org.secret
-    target = clients.tmp / "target"
-    url = org.url(host="contoso.pkgs.visualstudio.com")
-    result = clients.pip(
-        "install", "--no-input", "--keyring-provider", "import", "--index-url", url, "--target", str(target), PACKAGE
-    )
+    result = clients.pip_install(org.url(host="contoso.pkgs.visualstudio.com"))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert_installed(target)
+    assert_installed(clients.target)
 
 
 @pytest.mark.parametrize("source", ["VSS_NUGET_ACCESSTOKEN", "az"])
@@ -120,22 +95,12 @@ def test_uv_pip_install_with_username_in_url(clients: Clients, source: str) -> N
     """uv pip install with VssSessionToken@ in the index URL asks `keyring get URL USER`."""
     org = clients.new_org(secret=jwt() if source == "az" else None)
     configure_source(clients, org, source)
-    target = clients.tmp / "target"
     result = clients.uv(
-        "pip",
-        "install",
-        "--keyring-provider",
-        "subprocess",
-        "--index-url",
-        org.url(user="VssSessionToken"),
-        "--target",
-        str(target),
-        "--python",
-        sys.executable,
-        PACKAGE,
-    )
+        "pip", "install", "--keyring-provider", "subprocess", "--index-url", org.url(user="VssSessionToken"),
+        "--target", str(clients.target), "--python", sys.executable, PACKAGE,
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    assert_installed(target)
+    assert_installed(clients.target)
     assert org.authorized_requests()
     assert_no_secret(org, result.stdout, result.stderr)
 
@@ -272,25 +237,12 @@ def test_lookalike_host_gets_no_credential(clients: Clients, foreign: str) -> No
     configure_source(clients, org, "KEYRING_ADO_PAT")
     clients.world.state.reset_log()
     evil = f"https://{foreign}/{org.name}/_packaging/feed/pypi/simple/"
-    target = clients.tmp / "target"
-    result = clients.pip(
-        "install",
-        "--no-input",
-        "--keyring-provider",
-        "import",
-        "--index-url",
-        evil,
-        "--extra-index-url",
-        org.url(),
-        "--target",
-        str(target),
-        PACKAGE,
-    )
+    result = clients.pip_install(evil, "--extra-index-url", org.url())
     foreign_requests = clients.world.state.received(foreign)
     assert foreign_requests, "pip should have asked the look-alike host"
     assert all(r.authorization is None for r in foreign_requests)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert_installed(target)
+    assert_installed(clients.target)
 
 
 def test_azure_devops_server_gets_a_pat_only(clients: Clients) -> None:
@@ -300,23 +252,11 @@ def test_azure_devops_server_gets_a_pat_only(clients: Clients) -> None:
     az = clients.fake_az()
     az.configure("token", jwt())
     url = f"https://tfs.contoso.test/{org.name}/_packaging/feed/pypi/simple/"
-    target = clients.tmp / "target"
-    args = (
-        "install",
-        "--no-input",
-        "--keyring-provider",
-        "import",
-        "--index-url",
-        url,
-        "--target",
-        str(target),
-        PACKAGE,
-    )
-    refused = clients.pip(*args)
+    refused = clients.pip_install(url)
     assert refused.returncode != 0
     assert az.calls == []
     assert not [r for r in clients.world.state.received("tfs.contoso.test") if r.authorization]
     clients.env["KEYRING_ADO_PAT"] = org.secret
-    result = clients.pip(*args)
+    result = clients.pip_install(url)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert_installed(target)
+    assert_installed(clients.target)
