@@ -56,13 +56,12 @@ class AdoKeyring(KeyringBackend):
 def _lookup(service: str) -> tuple[str, str] | None:
     """``(username, secret)`` for *service*, or None. Never raises, never prints."""
     try:
-        config = settings.Settings.from_environ(os.environ)
-        feed = feeds.parse(service, config.server_hosts)
+        feed = feeds.parse(service, settings.server_hosts(os.environ))
         if feed is None:
             return None
         from . import chain  # noqa: PLC0415 - only paid for by Azure DevOps lookups
 
-        token = chain.lookup(feed, config)
+        token = chain.lookup(feed, settings.Settings.from_environ(os.environ))
     except Exception as exc:
         _log.warning("keyring-ado: lookup failed unexpectedly (%s); please report this", type(exc).__name__)
         return None

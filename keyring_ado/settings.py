@@ -130,6 +130,15 @@ def is_disabled(environ: Mapping[str, str]) -> bool:
     return environ.get(DISABLE, "").strip().lower() in _TRUE
 
 
+def server_hosts(environ: Mapping[str, str]) -> frozenset[str]:
+    """Just ``KEYRING_ADO_HOSTS``: all the feed gate needs, so foreign lookups parse nothing else.
+
+    Malformed entries are dropped here and reported by :meth:`Settings.from_environ`."""
+    if not environ.get(HOSTS):
+        return frozenset()
+    return _Reader(environ).hosts()
+
+
 class _Reader:
     """Parses variables strictly and records one line for each malformed one."""
 

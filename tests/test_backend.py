@@ -152,3 +152,13 @@ def test_through_keyring_api(monkeypatch: pytest.MonkeyPatch, fake_az: FakeAz) -
 def test_module_exposes_priority_constant() -> None:
     """The documented priority is the one keyring sees."""
     assert AdoKeyring.priority == backend.PRIORITY
+
+
+def test_foreign_lookup_reports_nothing(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A malformed variable is reported for Azure DevOps lookups only, never for other services."""
+    monkeypatch.setenv("VSS_NUGET_EXTERNAL_FEED_ENDPOINTS", "{not json")
+    monkeypatch.setenv("KEYRING_ADO_HOSTS", "tfs.contoso.test")
+    assert AdoKeyring().get_credential("https://pypi.org/simple/", None) is None
+    assert caplog.records == []
+    assert AdoKeyring().get_credential("https://tfs.contoso.test/c/_packaging/f/pypi/simple/", None) is None
+    assert "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS is not valid JSON" in caplog.text
