@@ -5,13 +5,16 @@ Imported lazily by the backend, only once a service string has matched a feed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._redact import redact
+from .cache import TokenCache
 from .credential import Kind, Token
 from .errors import SourceFailed, SourceUnavailable
 from .sources.azure_cli import AzureCliSource
@@ -74,12 +77,33 @@ def forget() -> None:
 
 
 def resolve(feed: Feed, settings: Settings, sources: Sequence[Source]) -> Token | None:
-    """Ask each source once: unavailable -> next, failed -> stop. Logs what happened."""
+    """Ask each source once: unavailable -> next, failed -> stop. Logs what happened.
+
+    Before the first source whose tokens are worth sharing between processes (``persistable``,
+    such as az), the token cache is read; a miss takes the cache's lock, so that parallel
+    processes run az once, and the token found is stored for the processes that follow.
+    """
     _report_problems(settings)
+    with contextlib.ExitStack() as held:
+        return _resolve(feed, settings, sources, held)
+
+
+def _resolve(feed: Feed, settings: Settings, sources: Sequence[Source], held: contextlib.ExitStack) -> Token | None:
     tried: list[str] = []
+    store = None if feed.server or settings.cache_dir is None else TokenCache(Path(settings.cache_dir))
+    consulted = False
     for source in sources:
         if feed.server and not source.server_capable:
             continue
+        persist = store is not None and getattr(source, "persistable", False)
+        if persist and store is not None and not consulted:
+            consulted = True
+            cached = store.get(feed)
+            if cached is None and held.enter_context(store.locked(timeout=settings.az_timeout + 5)):
+                cached = store.get(feed)  # another process may have fetched it while we waited
+            if cached is not None:
+                _log.info("keyring-ado: using a %s from %s for %s", cached.kind, cached.source, feed.describe())
+                return cached
         try:
             token = source.get_token(feed, settings)
         except SourceUnavailable as exc:
@@ -112,6 +136,8 @@ def resolve(feed: Feed, settings: Settings, sources: Sequence[Source]) -> Token 
             )
             return None
         _log.info("keyring-ado: using a %s from %s for %s", token.kind, token.source, feed.describe())
+        if persist and store is not None:
+            store.put(feed, token)
         return token
     _log.warning(
         "keyring-ado: no credential for %s. Tried: %s. %s", feed.describe(), "; ".join(tried), _next_step(feed)

@@ -9,6 +9,8 @@ the chain reports (one line per variable) when a lookup for an Azure DevOps feed
 from __future__ import annotations
 
 import math
+import os
+import sys
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -19,6 +21,8 @@ PAT = "KEYRING_ADO_PAT"
 TOKEN = "KEYRING_ADO_TOKEN"  # noqa: S105 - a variable name, not a secret
 NONINTERACTIVE = "KEYRING_ADO_NONINTERACTIVE"
 AZ_TIMEOUT = "KEYRING_ADO_AZ_TIMEOUT"
+CACHE = "KEYRING_ADO_CACHE"
+CACHE_DIR = "KEYRING_ADO_CACHE_DIR"
 # --- the az devops convention ----------------------------------------------------------------
 AZURE_DEVOPS_EXT_PAT = "AZURE_DEVOPS_EXT_PAT"
 # --- Microsoft's credential provider (artifacts-keyring) compatibility ------------------------
@@ -44,6 +48,8 @@ ALL_VARIABLES: tuple[str, ...] = (
     TOKEN,
     NONINTERACTIVE,
     AZ_TIMEOUT,
+    CACHE,
+    CACHE_DIR,
     AZURE_DEVOPS_EXT_PAT,
     *EXTERNAL_FEED_ENDPOINTS,
     *ACCESS_TOKEN,
@@ -102,6 +108,8 @@ class Settings(NamedTuple):
     system_access_token: str | None = None
     collection_uri: str | None = None
     az_timeout: float = DEFAULT_AZ_TIMEOUT
+    cache_dir: str | None = None
+    """Where short-lived tokens are shared between processes; None when ``KEYRING_ADO_CACHE=off``."""
     problems: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
@@ -137,6 +145,7 @@ class Settings(NamedTuple):
             system_access_token=reader.secret(SYSTEM_ACCESSTOKEN, report_empty=False),
             collection_uri=next((environ[n].strip() for n in COLLECTION_URI if environ.get(n, "").strip()), None),
             az_timeout=reader.seconds(AZ_TIMEOUT, DEFAULT_AZ_TIMEOUT),
+            cache_dir=reader.cache_dir(),
             problems=tuple(reader.problems),
         )
 
@@ -208,6 +217,23 @@ class _Reader:
             self.problem(f"{name}={raw!r} is not a positive number of seconds; using {default:g}")
             return default
         return value
+
+    def cache_dir(self) -> str | None:
+        raw = self.environ.get(CACHE, "").strip().lower()
+        if raw in {"off", "0", "false", "no"}:
+            return None
+        if raw not in {"", "on", "1", "true", "yes"}:
+            self.problem(f"{CACHE}={raw!r} is neither on nor off; keeping the token cache on")
+        configured = self.environ.get(CACHE_DIR, "").strip()
+        if configured:
+            return os.path.abspath(os.path.expanduser(configured))
+        if sys.platform == "win32":
+            base = self.environ.get("LOCALAPPDATA") or os.path.expanduser("~\\AppData\\Local")
+        elif sys.platform == "darwin":
+            base = os.path.expanduser("~/Library/Caches")
+        else:
+            base = self.environ.get("XDG_CACHE_HOME", "").strip() or os.path.expanduser("~/.cache")
+        return os.path.join(base, "keyring-ado")
 
     def hosts(self) -> frozenset[str]:
         raw = self.environ.get(HOSTS, "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -13,8 +14,10 @@ from keyring_ado.settings import Settings
 def test_defaults_from_an_empty_environment() -> None:
     """Nothing set: nothing configured, no problems."""
     config = Settings.from_environ({})
-    assert config == Settings()
+    assert config._replace(cache_dir=None) == Settings()
     assert config.problems == ()
+    assert config.cache_dir is not None
+    assert config.cache_dir.endswith("keyring-ado")
 
 
 @pytest.mark.parametrize(("value", "expected"), [("1", True), ("TRUE", True), ("on", True), ("0", False), ("", False)])
@@ -149,3 +152,15 @@ def test_every_variable_is_listed() -> None:
         if isinstance(value, tuple) and value and all(isinstance(v, str) and v.isupper() for v in value):
             defined.update(value)
     assert defined <= set(settings.ALL_VARIABLES)
+
+
+def test_cache_location_and_switch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The token cache follows XDG_CACHE_HOME or KEYRING_ADO_CACHE_DIR; KEYRING_ADO_CACHE=off disables it."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert Settings.from_environ({}).cache_dir == str(tmp_path / ".cache" / "keyring-ado")
+    assert Settings.from_environ({"XDG_CACHE_HOME": "/x/cache"}).cache_dir == "/x/cache/keyring-ado"
+    assert Settings.from_environ({"KEYRING_ADO_CACHE_DIR": "~/mine"}).cache_dir == str(tmp_path / "mine")
+    assert Settings.from_environ({"KEYRING_ADO_CACHE": "off"}).cache_dir is None
+    odd = Settings.from_environ({"KEYRING_ADO_CACHE": "sometimes"})
+    assert odd.cache_dir is not None
+    assert odd.problems == ("KEYRING_ADO_CACHE='sometimes' is neither on nor off; keeping the token cache on",)

@@ -23,6 +23,7 @@ with open(here / "az.log", "a") as log:
     log.write(json.dumps(sys.argv[1:]) + "\n")
 mode = config["mode"]
 token = config.get("token", "")
+time.sleep(config.get("delay", 0))
 if mode == "token" or mode == "expired":
     expires = int(time.time()) + (-120 if mode == "expired" else config.get("lifetime", 3600))
     print(json.dumps({{
@@ -55,8 +56,9 @@ class FakeAz:
         self.path.chmod(self.path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         self.configure("not_logged_in")
 
-    def configure(self, mode: str, token: str = "", lifetime: int = 3600) -> None:
-        (self.directory / "az.json").write_text(json.dumps({"mode": mode, "token": token, "lifetime": lifetime}))
+    def configure(self, mode: str, token: str = "", lifetime: int = 3600, delay: float = 0) -> None:
+        config = {"mode": mode, "token": token, "lifetime": lifetime, "delay": delay}
+        (self.directory / "az.json").write_text(json.dumps(config))
 
     @property
     def calls(self) -> list[list[str]]:

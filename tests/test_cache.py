@@ -1,0 +1,192 @@
+"""The cross-process token cache: what it keeps, how it survives damage, and that processes share it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from keyring_ado import cache, settings
+from keyring_ado.cache import TokenCache
+from keyring_ado.credential import Kind, Token
+from tests.fakes.az import FakeAz, jwt
+from tests.helpers import feed
+
+URL = "https://pkgs.dev.azure.com/contoso/_packaging/feed/pypi/simple/"
+UPLOAD = "https://pkgs.dev.azure.com/contoso/_packaging/feed/pypi/upload/"
+
+
+def entra(lifetime: float = 3600, source: str = "az") -> Token:
+    secret = jwt(lifetime=lifetime)
+    return Token(secret, Kind.ENTRA, source=source, expires_on=time.time() + lifetime)
+
+
+def test_round_trip_private_file(tmp_path: Path) -> None:
+    """A stored Entra token comes back for any URL of the organisation, from an owner-only file."""
+    store = TokenCache(tmp_path / "c")
+    token = entra()
+    store.put(feed(), token)
+    again = store.get(feed("https://contoso.pkgs.visualstudio.com/_packaging/other/pypi/simple/"))
+    assert again is not None
+    assert (again.secret, again.kind, again.source) == (token.secret, Kind.ENTRA, "az (cached)")
+    assert stat.S_IMODE(os.stat(tmp_path / "c").st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
+    assert store.get(feed("https://pkgs.dev.azure.com/fabrikam/_packaging/f/pypi/simple/")) is None
+
+
+def test_never_pats_or_job_tokens(tmp_path: Path) -> None:
+    """PATs and pipeline job tokens are never written to disk."""
+    store = TokenCache(tmp_path)
+    store.put(feed(), Token("pat", Kind.PAT, source="KEYRING_ADO_PAT"))
+    store.put(feed(), Token("job", Kind.JOB, source="SYSTEM_ACCESSTOKEN", expires_on=time.time() + 3600))
+    assert not store.path.exists()
+
+
+def test_margins_read_and_upload(tmp_path: Path) -> None:
+    """Reads need 10 minutes left, uploads 20; an expiring token is not served."""
+    store = TokenCache(tmp_path)
+    store.put(feed(), entra(lifetime=cache.READ_MARGIN + 120))
+    assert store.get(feed()) is not None
+    assert store.get(feed(UPLOAD)) is None
+    store.put(feed(), entra(lifetime=cache.READ_MARGIN - 60))
+    assert store.get(feed()) is None
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"{not json", b'{"format": 1, "tokens": {"dev.azure.com|contoso": {"secret": "x"', b"[]", b'{"format": 99}', b""],
+    ids=["garbage", "truncated", "list", "future-format", "empty"],
+)
+def test_corrupt_file_is_ignored_and_rebuilt(tmp_path: Path, content: bytes, caplog: pytest.LogCaptureFixture) -> None:
+    """A damaged file reads as empty, with a debug line, and the next write replaces it."""
+    caplog.set_level(logging.DEBUG, logger="keyring_ado")
+    store = TokenCache(tmp_path)
+    store.path.write_bytes(content)
+    store.path.chmod(0o600)
+    assert store.get(feed()) is None
+    assert "it will be rebuilt" in caplog.text
+    token = entra()
+    store.put(feed(), token)
+    assert json.loads(store.path.read_text())["format"] == cache.FORMAT
+    assert store.get(feed()) is not None
+
+
+def test_bad_entries_are_skipped(tmp_path: Path) -> None:
+    """An entry with a missing field or a kind we never store is ignored."""
+    store = TokenCache(tmp_path)
+    entries = {
+        "dev.azure.com|contoso": {"secret": "s", "kind": "PAT", "source": "x", "username": "u", "expires_on": 9e12}
+    }
+    store.path.write_text(json.dumps({"format": cache.FORMAT, "tokens": entries}))
+    store.path.chmod(0o600)
+    assert store.get(feed()) is None
+
+
+def test_file_others_can_read_is_not_trusted(tmp_path: Path) -> None:
+    """A cache file with group or world permissions is ignored (someone else may have written it)."""
+    store = TokenCache(tmp_path)
+    store.put(feed(), entra())
+    store.path.chmod(0o644)
+    assert store.get(feed()) is None
+
+
+def test_unwritable_location_is_harmless(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A cache directory that cannot be made (read-only or full home) costs a debug line, nothing more."""
+    caplog.set_level(logging.DEBUG, logger="keyring_ado")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    store = TokenCache(blocker / "cache")
+    store.put(feed(), entra())
+    assert store.get(feed()) is None
+    with store.locked(timeout=0.1) as acquired:
+        assert not acquired
+    assert "could not write the token cache" in caplog.text
+
+
+def test_lock_is_exclusive_and_bounded(tmp_path: Path) -> None:
+    """While one holder has the lock, another waits at most its timeout and goes on unlocked."""
+    store = TokenCache(tmp_path)
+
+    def try_lock() -> bool:
+        with store.locked(timeout=0.3) as got:
+            return got
+
+    with store.locked(timeout=1) as first:
+        assert first
+        started = time.monotonic()
+        with ThreadPoolExecutor(1) as pool:
+            second = pool.submit(try_lock).result()
+        assert second is False
+        assert 0.25 < time.monotonic() - started < 2
+
+
+def test_clear(tmp_path: Path) -> None:
+    """clear() removes the file and says whether there was one."""
+    store = TokenCache(tmp_path)
+    assert not store.clear()
+    store.put(feed(), entra())
+    assert store.clear()
+    assert not store.path.exists()
+
+
+def keyring_get(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "keyring", "get", URL, "VssSessionToken"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def process_env(tmp_path: Path, az: FakeAz) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in settings.ALL_VARIABLES}
+    env.update({"HOME": str(tmp_path / "home"), "PATH": str(az.directory), "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    return env
+
+
+def test_later_processes_do_not_run_az(tmp_path: Path, fake_az: FakeAz) -> None:
+    """The first process runs az; the next ones are served from the file, with no az call."""
+    token = jwt()
+    fake_az.configure("token", token)
+    env = process_env(tmp_path, fake_az)
+    for _ in range(3):
+        process = keyring_get(env)
+        out, err = process.communicate(timeout=60)
+        assert (process.returncode, out, err) == (0, token + "\n", "")
+    assert len(fake_az.calls) == 1
+
+
+def test_parallel_cold_processes_run_az_once(tmp_path: Path, fake_az: FakeAz) -> None:
+    """Six processes started together with a cold cache: one az call, every one gets the token."""
+    token = jwt()
+    fake_az.configure("token", token, delay=1.0)
+    env = process_env(tmp_path, fake_az)
+    processes = [keyring_get(env) for _ in range(6)]
+    results = [p.communicate(timeout=60) for p in processes]
+    assert [p.returncode for p in processes] == [0] * 6
+    assert all(out == token + "\n" for out, _ in results)
+    assert len(fake_az.calls) == 1
+    assert json.loads((tmp_path / "cache" / "keyring-ado" / "tokens.json").read_text())["format"] == cache.FORMAT
+
+
+def test_cache_off(tmp_path: Path, fake_az: FakeAz) -> None:
+    """KEYRING_ADO_CACHE=off: nothing is written, and every process runs az."""
+    fake_az.configure("token", jwt())
+    env = process_env(tmp_path, fake_az)
+    env["KEYRING_ADO_CACHE"] = "off"
+    for _ in range(2):
+        process = keyring_get(env)
+        process.communicate(timeout=60)
+        assert process.returncode == 0
+    assert len(fake_az.calls) == 2
+    assert not (tmp_path / "cache" / "keyring-ado" / "tokens.json").exists()
