@@ -7,11 +7,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Completed:
+class Completed(NamedTuple):
     returncode: int
     stdout: str
     stderr: str

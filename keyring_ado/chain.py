@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._redact import redact
-from .cache import TokenCache
 from .credential import Kind, Token
 from .errors import SourceFailed, SourceUnavailable
 from .sources.azure_cli import AzureCliSource
@@ -23,6 +22,7 @@ from .sources.env import EnvironmentSource
 from .sources.pipelines import AzurePipelinesSource
 
 if TYPE_CHECKING:
+    from .cache import TokenCache
     from .feeds import Feed
     from .settings import Settings
     from .sources.base import Source
@@ -90,14 +90,17 @@ def resolve(feed: Feed, settings: Settings, sources: Sequence[Source]) -> Token 
 
 def _resolve(feed: Feed, settings: Settings, sources: Sequence[Source], held: contextlib.ExitStack) -> Token | None:
     tried: list[str] = []
-    store = None if feed.server or settings.cache_dir is None else TokenCache(Path(settings.cache_dir))
+    store: TokenCache | None = None
     consulted = False
     for source in sources:
         if feed.server and not source.server_capable:
             continue
-        persist = store is not None and getattr(source, "persistable", False)
-        if persist and store is not None and not consulted:
+        persist = getattr(source, "persistable", False) and not feed.server and settings.cache_dir is not None
+        if persist and not consulted:
+            from .cache import TokenCache  # noqa: PLC0415 - file I/O only for sources worth caching
+
             consulted = True
+            store = TokenCache(Path(settings.cache_dir or ""))
             cached = store.get(feed)
             if cached is None and held.enter_context(store.locked(timeout=settings.az_timeout + 5)):
                 cached = store.get(feed)  # another process may have fetched it while we waited

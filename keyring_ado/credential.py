@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import time
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 #: What clients send as the user name when the caller gave none. Azure Artifacts ignores the
 #: user name for PATs and tokens; this is the convention uv's and Microsoft's docs use.
@@ -22,17 +22,22 @@ class Kind(str, enum.Enum):
         return self.value
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):  # not a dataclass: this is on every Azure lookup's import path
     """A secret for one organisation, where it came from, and when it stops working."""
 
-    secret: str = field(repr=False)
+    secret: str
     kind: Kind
     source: str
     """A human name for where it came from, e.g. ``KEYRING_ADO_PAT`` or ``az``."""
     username: str = DEFAULT_USERNAME
     expires_on: float | None = None
     """Seconds since the epoch; None when unknown (PATs)."""
+
+    def __repr__(self) -> str:
+        expiry = (
+            "never" if self.expires_on is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.expires_on))
+        )
+        return f"Token(secret='***', kind={self.kind.name}, source={self.source!r}, expires={expiry})"
 
     def fresh(self, margin: float = 0.0, now: float | None = None) -> bool:
         """True while the token has at least *margin* seconds left (or no known expiry)."""

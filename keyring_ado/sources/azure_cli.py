@@ -9,12 +9,12 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .. import _process
 from .._redact import quote_output
 from ..credential import Kind, Token
 from ..errors import SourceFailed, SourceUnavailable
 
 if TYPE_CHECKING:
+    from .. import _process
     from ..feeds import Feed
     from ..settings import Settings
 
@@ -40,6 +40,8 @@ class AzureCliSource:
         argv = [executable, "account", "get-access-token", "--resource", AZURE_DEVOPS_RESOURCE, "--output", "json"]
         if self.tenant:
             argv += ["--tenant", self.tenant]
+        from .. import _process  # noqa: PLC0415 - subprocess machinery only when az exists
+
         _log.debug("keyring-ado: running az account get-access-token (timeout %g s)", settings.az_timeout)
         try:
             result = _process.run(
