@@ -61,7 +61,11 @@ def _lookup(service: str) -> tuple[str, str] | None:
             return None
         from . import chain  # noqa: PLC0415 - only paid for by Azure DevOps lookups
 
-        token = chain.lookup(feed, settings.Settings.from_environ(os.environ))
+        remembered = chain.recall(feed)
+        if remembered is not None:
+            token = remembered[0]
+        else:
+            token = chain.lookup(feed, settings.Settings.from_environ(os.environ))
     except Exception as exc:
         _log.warning("keyring-ado: lookup failed unexpectedly (%s); please report this", type(exc).__name__)
         return None

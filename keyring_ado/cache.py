@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,6 +125,8 @@ class TokenCache:
         return tokens
 
     def _write(self, document: dict[str, Any]) -> None:
+        import tempfile  # noqa: PLC0415 - only writers need it
+
         data = json.dumps(document, separators=(",", ":")).encode()
         descriptor, temporary = tempfile.mkstemp(prefix=".tokens-", dir=self.directory)
         try:

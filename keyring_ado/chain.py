@@ -69,6 +69,12 @@ def lookup(feed: Feed, settings: Settings, sources: Sequence[Source] | None = No
         return token
 
 
+def recall(feed: Feed) -> tuple[Token | None] | None:
+    """What this process remembers for the feed's organisation: ``(token,)``, ``(None,)`` for a
+    recent miss, or None when it has to be looked up. The fast path for repeated asks."""
+    return _recall(feed.key)
+
+
 def forget() -> None:
     """Drop everything this process remembers (tests, and a future ``logout``)."""
     with _lock:

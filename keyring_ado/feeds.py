@@ -16,6 +16,7 @@ gives ``None``.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
@@ -67,6 +68,11 @@ def parse(service: object, server_hosts: frozenset[str] = frozenset()) -> Feed |
     """Return the feed *service* names, or None when it is not ours. Never raises."""
     if not isinstance(service, str) or not service or len(service) > _MAX_SERVICE_LENGTH:
         return None
+    return _parse(service, server_hosts)
+
+
+@functools.lru_cache(maxsize=512)  # clients ask about the same few strings again and again
+def _parse(service: str, server_hosts: frozenset[str]) -> Feed | None:
     if "\\" in service or any(ch.isspace() or ord(ch) < 32 for ch in service):
         return None  # a backslash makes browsers and uv read a different host than urllib
     if "://" in service:
