@@ -2,12 +2,13 @@
 
 Usage (from the repository root; needs uv, network access to PyPI, and a few minutes)::
 
-    python benchmarks/bench.py [--rounds 30] [--python python3]
+    python benchmarks/bench.py [--rounds 40] [--python python3]
 
 It builds fresh virtual environments (keyring alone; keyring with keyring-ado from this checkout;
 and the same pair with keyrings.alt, so that both pick a working backend and neither prints
 keyring's "no backend" traceback), then runs every scenario once per round, in a shuffled order,
-as whole `keyring get` processes. It prints the median of each and its ratio to the baseline.
+as whole `keyring get` processes. It prints the median wall-clock and CPU time of each and their
+ratios to the baseline; the targets are judged on wall-clock time, what a user waits for.
 The Azure scenarios use the tests' fake az, and check that no az call was made when they say so.
 """
 
@@ -21,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,23 +73,34 @@ def make_venv(uv: str, python: str, where: Path, *packages: str) -> Path:
     return where
 
 
-def time_once(scenario: Scenario) -> float:
+def time_once(scenario: Scenario) -> tuple[float, float]:
+    """Wall-clock and CPU (user + system) seconds of one run of the scenario's command.
+
+    os.wait4 blocks until the child exits; subprocess.run(timeout=...) would poll in 50 ms steps
+    and round every wall time up to them. A timer kills a run that hangs.
+    """
     started = time.perf_counter()
-    subprocess.run(
+    process = subprocess.Popen(
         scenario.command(),
         env=scenario.env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        timeout=120,
-        check=False,
     )
-    return time.perf_counter() - started
+    watchdog = threading.Timer(120, process.kill)
+    watchdog.start()
+    try:
+        _, status, usage = os.wait4(process.pid, 0)
+    finally:
+        watchdog.cancel()
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_utime + usage.ru_stime
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     args = parser.parse_args()
@@ -143,15 +156,19 @@ def run(scratch: Path, uv: str, python: str, rounds: int) -> int:
         time_once(scenario)
     az_before = len(az.calls)
 
-    samples: dict[str, list[float]] = {s.name: [] for s in scenarios}
+    walls: dict[str, list[float]] = {s.name: [] for s in scenarios}
+    cpus: dict[str, list[float]] = {s.name: [] for s in scenarios}
     for _ in range(rounds):
         for scenario in random.sample(scenarios, len(scenarios)):
-            samples[scenario.name].append(time_once(scenario))
+            wall, cpu = time_once(scenario)
+            walls[scenario.name].append(wall)
+            cpus[scenario.name].append(cpu)
     az_during = len(az.calls) - az_before
     expected_az = rounds  # only the KEYRING_ADO_CACHE=off scenario may run az
 
-    medians = {name: statistics.median(values) for name, values in samples.items()}
-    baselines = {"baseline": medians[scenarios[0].name], "baseline 2": medians[scenarios[5].name]}
+    medians = {name: statistics.median(values) for name, values in walls.items()}
+    cpu_medians = {name: statistics.median(values) for name, values in cpus.items()}
+    baselines = {"baseline": scenarios[0].name, "baseline 2": scenarios[5].name}
     in_process = subprocess.run(
         [str(ours / "bin" / "python"), "-c", IN_PROCESS], env={**pat_env, "BENCH_URL": FEED},
         capture_output=True, text=True, check=True, timeout=300,
@@ -164,17 +181,21 @@ def run(scratch: Path, uv: str, python: str, rounds: int) -> int:
     cold_calls = len(az.calls) - cold_before
 
     print(f"\nkeyring get, median of {rounds} rounds per scenario (each a new process), {python_version(python)}\n")
-    print(f"| {'scenario':<52} | {'median':>9} | {'ratio':>6} | {'target':>7} |")
-    print(f"|{'-' * 54}|{'-' * 11}|{'-' * 8}|{'-' * 9}|")
+    print(f"| {'scenario':<52} | {'wall':>9} | {'ratio':>6} | {'CPU':>9} | {'ratio':>6} | {'target':>7} |")
+    print(f"|{'-' * 54}|{'-' * 11}|{'-' * 8}|{'-' * 11}|{'-' * 8}|{'-' * 9}|")
     failed = False
     for scenario in scenarios:
-        median = medians[scenario.name]
-        ratio = median / baselines[scenario.baseline] if scenario.baseline else 1.0
+        base = baselines[scenario.baseline] if scenario.baseline else scenario.name
+        wall, cpu = medians[scenario.name], cpu_medians[scenario.name]
+        ratio, cpu_ratio = wall / medians[base], cpu / cpu_medians[base]
         target = f"<= {scenario.target:.2f}" if scenario.target else ""
         met = scenario.target is None or ratio <= scenario.target
         failed |= not met
         flag = "" if met else " !"
-        print(f"| {scenario.name:<52} | {median * 1e3:7.1f} ms | {ratio:5.2f}x | {target:>7} |{flag}")
+        print(
+            f"| {scenario.name:<52} | {wall * 1e3:6.1f} ms | {ratio:5.2f}x "
+            f"| {cpu * 1e3:6.1f} ms | {cpu_ratio:5.2f}x | {target:>7} |{flag}"
+        )
     print(f"\nin-process repeated lookup (Azure feed, same process): {in_process} us per call (target < 50 us)")
     print(f"az calls while timing: {az_during} (expected {expected_az}: only the KEYRING_ADO_CACHE=off rows)")
     print(f"cold cache, 5 processes in a row: {cold_calls} az call(s) (target 1)")

@@ -190,3 +190,37 @@ def test_cache_off(tmp_path: Path, fake_az: FakeAz) -> None:
         assert process.returncode == 0
     assert len(fake_az.calls) == 2
     assert not (tmp_path / "cache" / "keyring-ado" / "tokens.json").exists()
+
+
+CACHED_PROBE = r"""
+import json, sys
+import keyring
+secret = keyring.get_password(sys.argv[1], "user")
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("msal", "azure", "requests", "urllib3")
+               or m == "keyring_ado._process")
+json.dump({"ok": bool(secret), "heavy": heavy}, open(sys.argv[2], "w"))
+"""
+
+
+def test_cached_lookup_runs_nothing_and_imports_nothing_heavy(tmp_path: Path, fake_az: FakeAz) -> None:
+    """Served from the cache: no az process, no subprocess code, no msal/azure/requests/urllib3."""
+    fake_az.configure("token", jwt())
+    env = process_env(tmp_path, fake_az)
+    warm = keyring_get(env)
+    warm.communicate(timeout=60)
+    out = tmp_path / "probe.json"
+    subprocess.run([sys.executable, "-c", CACHED_PROBE, URL, str(out)], env=env, check=True, timeout=60)
+    assert json.loads(out.read_text()) == {"ok": True, "heavy": []}
+    assert len(fake_az.calls) == 1
+
+
+@pytest.mark.skipif(sys.platform != "win32", reason="DPAPI exists only on Windows")
+def test_dpapi_round_trip(tmp_path: Path) -> None:
+    """On Windows the stored secret is DPAPI-encrypted and still reads back."""
+    store = TokenCache(tmp_path)
+    token = entra()
+    store.put(feed(), token)
+    assert token.secret not in store.path.read_text()
+    again = store.get(feed())
+    assert again is not None
+    assert again.secret == token.secret
