@@ -62,7 +62,7 @@ def test_margins_read_and_upload(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "content",
-    [b"{not json", b'{"format": 1, "tokens": {"dev.azure.com|contoso": {"secret": "x"', b"[]", b'{"format": 99}', b""],
+    [b"{not json", b'{"format": 1, "entries": {"dev.azure.com|contoso": {"secret": "x"', b"[]", b'{"format": 99}', b""],
     ids=["garbage", "truncated", "list", "future-format", "empty"],
 )
 def test_corrupt_file_is_ignored_and_rebuilt(tmp_path: Path, content: bytes, caplog: pytest.LogCaptureFixture) -> None:
@@ -85,7 +85,7 @@ def test_bad_entries_are_skipped(tmp_path: Path) -> None:
     entries = {
         "dev.azure.com|contoso": {"secret": "s", "kind": "PAT", "source": "x", "username": "u", "expires_on": 9e12}
     }
-    store.path.write_text(json.dumps({"format": cache.FORMAT, "tokens": entries}))
+    store.path.write_text(json.dumps({"format": cache.FORMAT, "entries": entries}))
     store.path.chmod(0o600)
     assert store.get(feed()) is None
 
@@ -108,7 +108,7 @@ def test_unwritable_location_is_harmless(tmp_path: Path, caplog: pytest.LogCaptu
     assert store.get(feed()) is None
     with store.locked(timeout=0.1) as acquired:
         assert not acquired
-    assert "could not write the token cache" in caplog.text
+    assert "could not write" in caplog.text
 
 
 def test_lock_is_exclusive_and_bounded(tmp_path: Path) -> None:
