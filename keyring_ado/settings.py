@@ -23,6 +23,10 @@ NONINTERACTIVE = "KEYRING_ADO_NONINTERACTIVE"
 AZ_TIMEOUT = "KEYRING_ADO_AZ_TIMEOUT"
 CACHE = "KEYRING_ADO_CACHE"
 CACHE_DIR = "KEYRING_ADO_CACHE_DIR"
+TENANT = "KEYRING_ADO_TENANT"
+# --- Entra ID and TLS, as the Azure SDK and requests read them --------------------------------
+AUTHORITY_HOST = "AZURE_AUTHORITY_HOST"
+CA_BUNDLE = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 # --- the az devops convention ----------------------------------------------------------------
 AZURE_DEVOPS_EXT_PAT = "AZURE_DEVOPS_EXT_PAT"
 # --- Microsoft's credential provider (artifacts-keyring) compatibility ------------------------
@@ -50,6 +54,9 @@ ALL_VARIABLES: tuple[str, ...] = (
     AZ_TIMEOUT,
     CACHE,
     CACHE_DIR,
+    TENANT,
+    AUTHORITY_HOST,
+    *CA_BUNDLE,
     AZURE_DEVOPS_EXT_PAT,
     *EXTERNAL_FEED_ENDPOINTS,
     *ACCESS_TOKEN,
@@ -110,6 +117,9 @@ class Settings(NamedTuple):
     az_timeout: float = DEFAULT_AZ_TIMEOUT
     cache_dir: str | None = None
     """Where short-lived tokens are shared between processes; None when ``KEYRING_ADO_CACHE=off``."""
+    tenant: str | None = None
+    authority_host: str | None = None
+    ca_bundle: str | None = None
     problems: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
@@ -146,6 +156,9 @@ class Settings(NamedTuple):
             collection_uri=next((environ[n].strip() for n in COLLECTION_URI if environ.get(n, "").strip()), None),
             az_timeout=reader.seconds(AZ_TIMEOUT, DEFAULT_AZ_TIMEOUT),
             cache_dir=reader.cache_dir(),
+            tenant=reader.tenant(),
+            authority_host=environ.get(AUTHORITY_HOST, "").strip() or None,
+            ca_bundle=next((environ[n].strip() for n in CA_BUNDLE if environ.get(n, "").strip()), None),
             problems=tuple(reader.problems),
         )
 
@@ -217,6 +230,15 @@ class _Reader:
             self.problem(f"{name}={raw!r} is not a positive number of seconds; using {default:g}")
             return default
         return value
+
+    def tenant(self) -> str | None:
+        raw = self.environ.get(TENANT, "").strip()
+        if not raw:
+            return None
+        if not all(c.isalnum() or c in "-." for c in raw):
+            self.problem(f"{TENANT}={raw!r} is not a tenant id or domain; ignoring it")
+            return None
+        return raw.lower()
 
     def cache_dir(self) -> str | None:
         raw = self.environ.get(CACHE, "").strip().lower()

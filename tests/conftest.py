@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from keyring_ado import chain, settings
+from keyring_ado import chain, discovery, settings
 from tests.fakes import artifacts, proxy
 from tests.fakes.az import FakeAz
 
@@ -36,9 +36,16 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
     for name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # no real az, whatever the machine has
+    # Any HTTP request a test did not route to a fake fails at once instead of leaving the machine.
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
     chain.forget()
+    discovery.forget()
     yield
     chain.forget()
+    discovery.forget()
 
 
 @pytest.fixture
@@ -47,6 +54,15 @@ def fake_az(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeAz:
     az = FakeAz(tmp_path / "az-bin")
     monkeypatch.setenv("PATH", str(az.directory))
     return az
+
+
+@pytest.fixture
+def routed(ado_world: AdoWorld, monkeypatch: pytest.MonkeyPatch) -> AdoWorld:
+    """In-process HTTP goes through the proxy to the fakes, trusting the tests' CA."""
+    for name in ("HTTPS_PROXY", "https_proxy"):
+        monkeypatch.setenv(name, ado_world.proxy_url)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ado_world.ca_file))
+    return ado_world
 
 
 @dataclass

@@ -30,16 +30,18 @@ class AzureCliSource:
     server_capable = False
     persistable = True  # worth sharing: each az call costs 0.3 s to over a second
 
-    def __init__(self, tenant: str | None = None) -> None:
-        self.tenant = tenant
-
     def get_token(self, feed: Feed, settings: Settings) -> Token:
         executable = shutil.which("az")
         if executable is None:
             raise SourceUnavailable("the Azure CLI (az) is not on PATH")
+        from ..discovery import authority_for  # noqa: PLC0415 - HTTP machinery only when az exists
+
+        authority = authority_for(feed, settings)
+        # The feed's own tenant (B2B guests sign in elsewhere); never the all-zero MSA marker.
+        tenant = authority.tenant if authority.specific else None
         argv = [executable, "account", "get-access-token", "--resource", AZURE_DEVOPS_RESOURCE, "--output", "json"]
-        if self.tenant:
-            argv += ["--tenant", self.tenant]
+        if tenant:
+            argv += ["--tenant", tenant]
         from .. import _process  # noqa: PLC0415 - subprocess machinery only when az exists
 
         _log.debug("keyring-ado: running az account get-access-token (timeout %g s)", settings.az_timeout)
@@ -57,17 +59,18 @@ class AzureCliSource:
         except OSError as exc:
             raise SourceFailed(f"could not start {executable}: {exc.strerror or exc}") from None
         if result.returncode != 0:
-            raise _failure(result)
+            raise _failure(result, tenant)
         return _parse(result.stdout)
 
 
-def _failure(result: _process.Completed) -> Exception:
+def _failure(result: _process.Completed, tenant: str | None) -> Exception:
     said = quote_output(result.stderr or result.stdout)
+    login = f"az login --tenant {tenant}" if tenant else "az login"
     if result.returncode == 127:
         return SourceUnavailable("the Azure CLI (az) could not be run (exit 127)")
     if any(hint in result.stderr for hint in _NOT_LOGGED_IN) and "AADSTS" not in result.stderr:
-        return SourceUnavailable("az is not logged in; run `az login`")
-    return SourceFailed(f"az account get-access-token exited with {result.returncode}: {said}")
+        return SourceUnavailable(f"az is not logged in; run `{login}`")
+    return SourceFailed(f"az account get-access-token exited with {result.returncode}: {said}; try `{login}`")
 
 
 def _parse(stdout: str) -> Token:

@@ -63,6 +63,12 @@ class FakeArtifacts:
         self.uploads: list[tuple[str, str]] = []
         self.server_hosts = server_hosts
         self.lock = threading.Lock()
+        self.public_orgs: set[str] = set()
+        """Organisations whose feeds answer without credentials."""
+        self.msa_orgs: set[str] = set()
+        """Organisations backed by personal Microsoft accounts: bare Bearer, the all-zero tenant."""
+        self.tenant_on_get_only: set[str] = set()
+        """Organisations whose HEAD 401 names no tenant (only their GET does)."""
 
     def accept(self, org: str, secret: str) -> None:
         self.accepted.setdefault(org.lower(), set()).add(secret)
@@ -131,9 +137,14 @@ class _Handler(BaseHTTPRequestHandler):
         if parsed is None:
             return 401, [("WWW-Authenticate", 'Basic realm="fake"')], b"Unauthorized"
         org, rest = parsed
-        if record.secret is None:
+        public = org.lower() in state.public_orgs
+        if record.secret is None and not public:
+            if org.lower() in state.msa_orgs:
+                return _msa_challenge()
+            if org.lower() in state.tenant_on_get_only and self.command == "HEAD":
+                return 401, [("WWW-Authenticate", "TFS-Federated")], b""
             return _challenge(org)
-        if record.secret not in state.accepted.get(org.lower(), set()):
+        if not public and record.secret not in state.accepted.get(org.lower(), set()):
             return _rejected(org)
         if len(rest) < 3 or rest[0] != "_packaging" or rest[2] != "pypi":
             return 404, [], b"Not Found"
@@ -214,6 +225,20 @@ def _challenge(org: str) -> tuple[int, list[tuple[str, str]], bytes]:
             ("X-TFS-FedAuthIssuer", realm),
             ("X-VSS-E2EID", str(uuid.uuid4())),
             ("Content-Type", "text/plain"),
+        ],
+        b"",
+    )
+
+
+def _msa_challenge() -> tuple[int, list[tuple[str, str]], bytes]:
+    return (
+        401,
+        [
+            ("WWW-Authenticate", "Bearer"),
+            ("WWW-Authenticate", 'Basic realm="https://pkgsprodsu3weu.pkgs.visualstudio.com/"'),
+            ("WWW-Authenticate", "TFS-Federated"),
+            ("X-VSS-ResourceTenant", "00000000-0000-0000-0000-000000000000"),
+            ("X-VSS-E2EID", str(uuid.uuid4())),
         ],
         b"",
     )

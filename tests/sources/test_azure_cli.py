@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
 
 from keyring_ado.credential import Kind
 from keyring_ado.errors import SourceFailed, SourceUnavailable
+from keyring_ado.settings import Settings
 from keyring_ado.sources.azure_cli import AZURE_DEVOPS_RESOURCE, AzureCliSource
+from tests.conftest import AdoWorld
+from tests.fakes.artifacts import TENANT
 from tests.fakes.az import FakeAz, jwt
 from tests.helpers import config, feed
 
@@ -25,10 +29,29 @@ def test_token_and_expiry(fake_az: FakeAz) -> None:
 
 
 def test_tenant_is_passed_when_known(fake_az: FakeAz) -> None:
-    """With a tenant (from discovery, later), az is asked for that tenant."""
+    """With a tenant (here the override; usually discovery), az is asked for that tenant."""
     fake_az.configure("token", jwt())
-    AzureCliSource(tenant="72f988bf-86f1-41af-91ab-2d7cd011db47").get_token(feed(), config())
+    AzureCliSource().get_token(feed(), config(KEYRING_ADO_TENANT="72f988bf-86f1-41af-91ab-2d7cd011db47"))
     assert fake_az.calls[0][-2:] == ["--tenant", "72f988bf-86f1-41af-91ab-2d7cd011db47"]
+
+
+def test_discovered_tenant_and_login_hint(fake_az: FakeAz, routed: AdoWorld) -> None:
+    """The feed's tenant goes to az; a failure then says which tenant to log in to."""
+    routed.state.add_feed("contoso", "feed")
+    fake_az.configure("aadsts")
+    with pytest.raises(SourceFailed, match=f"try `az login --tenant {TENANT}`"):
+        AzureCliSource().get_token(feed(), Settings.from_environ(os.environ))
+    assert fake_az.calls[0][-2:] == ["--tenant", TENANT]
+
+
+def test_no_tenant_for_msa_organisations(fake_az: FakeAz, routed: AdoWorld) -> None:
+    """An organisation without a tenant (MSA-backed) never gets --tenant, least of all the zero GUID."""
+    routed.state.add_feed("msaorg", "feed")
+    routed.state.msa_orgs.add("msaorg")
+    fake_az.configure("token", jwt())
+    msa_feed = feed("https://pkgs.dev.azure.com/msaorg/_packaging/feed/pypi/simple/")
+    AzureCliSource().get_token(msa_feed, Settings.from_environ(os.environ))
+    assert "--tenant" not in fake_az.calls[0]
 
 
 def test_not_installed() -> None:

@@ -1,0 +1,228 @@
+"""Which Entra ID tenant a feed's organisation lives in, from the feed's own 401 challenge.
+
+One unauthenticated HEAD (GET when HEAD says nothing useful) to the feed, with
+``X-TFS-FedAuthRedirect: Suppress``, redirects not followed and a short timeout. The tenant comes from
+the ``Bearer authorization_uri`` parameter when its host is an Entra authority we trust, else from
+``X-VSS-ResourceTenant``; the all-zero tenant (an organisation backed by personal Microsoft accounts)
+and a feed that says nothing both mean ``organizations``. A feed that answers 200 is public.
+
+Results are remembered per organisation in this process and, for a week, in ``tenants.json`` beside
+the token cache (tenant ids are not secrets). ``KEYRING_ADO_TENANT`` skips all of this.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import ssl
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+from urllib.parse import urlsplit
+
+from ._jsonfile import JsonFile
+
+if TYPE_CHECKING:
+    from email.message import Message
+
+    from .feeds import Feed
+    from .settings import Settings
+
+_log = logging.getLogger(__name__)
+
+ORGANIZATIONS = "organizations"
+ZERO_TENANT = "00000000-0000-0000-0000-000000000000"
+TRUSTED_AUTHORITY_HOSTS = frozenset({"login.microsoftonline.com", "login.windows.net", "login.microsoft.com"})
+DEFAULT_AUTHORITY_HOST = "login.microsoftonline.com"
+PROBE_TIMEOUT = 5.0
+TENANT_TTL = 7 * 24 * 3600.0
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+_AUTHORIZATION_URI = re.compile(r'authorization_uri\s*=\s*"?([^",\s]+)"?', re.IGNORECASE)
+
+_remembered: dict[tuple[str, str], Authority] = {}
+
+
+class Authority(NamedTuple):
+    """Where to sign in for a feed's organisation."""
+
+    tenant: str
+    """A tenant GUID, or ``organizations`` when the organisation has none we can use."""
+    host: str = DEFAULT_AUTHORITY_HOST
+    public: bool = False
+    """The feed answered without credentials."""
+    source: str = "default"
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.host}/{self.tenant}"
+
+    @property
+    def specific(self) -> bool:
+        """True for a real tenant id, which may be passed to ``az --tenant``."""
+        return bool(_GUID.match(self.tenant)) and self.tenant != ZERO_TENANT
+
+
+def authority_for(feed: Feed, settings: Settings) -> Authority:
+    """The authority for *feed*: from the override, memory, the tenant file or one probe. Never raises."""
+    if settings.tenant:
+        return Authority(settings.tenant, _authority_host(settings), source="KEYRING_ADO_TENANT")
+    remembered = _remembered.get(feed.key)
+    if remembered is not None:
+        return remembered
+    store = None if settings.cache_dir is None else JsonFile(Path(settings.cache_dir) / "tenants.json")
+    stored = _stored(store, feed) if store is not None else None
+    if stored is not None:
+        _remembered[feed.key] = stored
+        return stored
+    found = probe(feed, settings)
+    _remembered[feed.key] = found
+    if store is not None and found.source in {"authorization_uri", "X-VSS-ResourceTenant"} and not found.public:
+        _store(store, feed, found)
+    return found
+
+
+def forget() -> None:
+    """Drop what this process remembers (tests, and a future ``logout``)."""
+    _remembered.clear()
+
+
+def probe(feed: Feed, settings: Settings) -> Authority:
+    """Ask the feed, unauthenticated, who signs its users in."""
+    url = probe_url(feed)
+    allowed = TRUSTED_AUTHORITY_HOSTS | _extra_hosts(settings)
+    fallback = Authority(ORGANIZATIONS, _authority_host(settings))
+    for method in ("HEAD", "GET"):
+        try:
+            status, headers = _request(url, method, settings)
+        except (OSError, ValueError) as exc:  # URLError, timeouts and TLS errors are OSErrors
+            _log.debug("keyring-ado: tenant discovery: %s %s failed: %s", method, url, _reason(exc))
+            return fallback
+        if 200 <= status < 300:
+            _log.debug("keyring-ado: %s answered %s without credentials: a public feed", url, status)
+            return fallback._replace(public=True, source="public")
+        found = _from_headers(headers, allowed)
+        if found is not None:
+            _log.debug("keyring-ado: tenant for %s is %s (from %s)", feed.describe(), found.tenant, found.source)
+            return found
+    _log.debug("keyring-ado: %s named no tenant; using %s", url, ORGANIZATIONS)
+    return fallback
+
+
+def probe_url(feed: Feed) -> str:
+    """The feed URL to probe: the one asked about, or the organisation's root for a bare host."""
+    if feed.path:
+        return f"https://{feed.host}{feed.path}/"
+    if feed.organization and feed.host == "pkgs.dev.azure.com":
+        return f"https://{feed.host}/{feed.organization}/"
+    return f"https://{feed.host}/"
+
+
+def parse_challenge(headers: Message, allowed_hosts: frozenset[str]) -> Authority | None:
+    """The authority a 401's headers name, or None. Public for tests."""
+    return _from_headers(headers, allowed_hosts)
+
+
+def _from_headers(headers: Message, allowed_hosts: frozenset[str]) -> Authority | None:
+    for challenge in headers.get_all("WWW-Authenticate") or []:
+        for match in _AUTHORIZATION_URI.finditer(challenge):
+            found = _from_authorization_uri(match.group(1), allowed_hosts)
+            if found is not None:
+                return found
+    tenants = [t.strip() for value in headers.get_all("X-VSS-ResourceTenant") or [] for t in value.split(",")]
+    real = [t for t in tenants if _GUID.match(t) and t != ZERO_TENANT]
+    if real:
+        return Authority(real[0].lower(), DEFAULT_AUTHORITY_HOST, source="X-VSS-ResourceTenant")
+    if ZERO_TENANT in tenants:
+        return Authority(ORGANIZATIONS, DEFAULT_AUTHORITY_HOST, source="X-VSS-ResourceTenant")
+    return None
+
+
+def _from_authorization_uri(uri: str, allowed_hosts: frozenset[str]) -> Authority | None:
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    netloc = f"{host}:{port}" if port else host
+    if parts.scheme != "https" or "@" in parts.netloc or netloc not in allowed_hosts:
+        _log.debug("keyring-ado: ignoring an authorization_uri on an untrusted host: %s", netloc or "(none)")
+        return None
+    tenant = parts.path.strip("/").split("/")[-1].lower()
+    if _GUID.match(tenant) and tenant != ZERO_TENANT:
+        return Authority(tenant, netloc, source="authorization_uri")
+    return None  # bare or zero: let X-VSS-ResourceTenant decide, else organizations
+
+
+def _request(url: str, method: str, settings: Settings) -> tuple[int, Message]:
+    context = ssl.create_default_context(cafile=settings.ca_bundle)
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler(),  # honours HTTPS_PROXY and NO_PROXY, as pip and uv do
+        urllib.request.HTTPSHandler(context=context),
+        _NoRedirects(),
+    )
+    request = urllib.request.Request(  # noqa: S310 - an https URL we built from a matched feed
+        url,
+        method=method,
+        headers={"X-TFS-FedAuthRedirect": "Suppress", "User-Agent": "keyring-ado"},
+    )
+    try:
+        with opener.open(request, timeout=PROBE_TIMEOUT) as response:
+            return response.status, response.headers
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.headers
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None  # a 3xx comes back as an HTTPError; its headers are read like a 401's
+
+
+def _stored(store: JsonFile, feed: Feed) -> Authority | None:
+    entry = store.read().get("|".join(feed.key))
+    if not isinstance(entry, dict):
+        return None
+    try:
+        checked = float(entry["checked"])
+        found = Authority(str(entry["tenant"]), str(entry["host"]), source="tenants.json")
+    except (KeyError, TypeError, ValueError):
+        return None
+    if time.time() - checked > TENANT_TTL or not (found.specific or found.tenant == ORGANIZATIONS):
+        return None
+    return found
+
+
+def _store(store: JsonFile, feed: Feed, found: Authority) -> None:
+    def update(entries: dict[str, object]) -> dict[str, object]:
+        entries["|".join(feed.key)] = {"tenant": found.tenant, "host": found.host, "checked": time.time()}
+        return entries
+
+    store.update(update)
+
+
+def _authority_host(settings: Settings) -> str:
+    return next(iter(_extra_hosts(settings)), DEFAULT_AUTHORITY_HOST)
+
+
+def _extra_hosts(settings: Settings) -> frozenset[str]:
+    """``AZURE_AUTHORITY_HOST`` (a sovereign cloud, or the tests' fake), when it is https."""
+    if not settings.authority_host:
+        return frozenset()
+    try:
+        parts = urlsplit(
+            settings.authority_host if "://" in settings.authority_host else "https://" + settings.authority_host
+        )
+        port = parts.port
+    except ValueError:
+        return frozenset()
+    if parts.scheme != "https" or not parts.hostname:
+        return frozenset()
+    return frozenset({f"{parts.hostname.lower()}:{port}" if port else parts.hostname.lower()})
+
+
+def _reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None)
+    return str(reason if reason is not None else exc)
