@@ -47,9 +47,9 @@ class TokenCache(JsonFile):
     def __init__(self, directory: Path) -> None:
         super().__init__(directory / FILE_NAME)
 
-    def get(self, feed: Feed) -> Token | None:
-        """A stored token for the feed's organisation with enough time left, or None."""
-        entry = self.read().get(_key(feed))
+    def get(self, feed: Feed, identity: str) -> Token | None:
+        """A token *identity* got for the feed's organisation, with enough time left, or None."""
+        entry = self.read().get(_key(feed, identity))
         if not isinstance(entry, dict):
             return None
         token = _token(entry)
@@ -58,22 +58,25 @@ class TokenCache(JsonFile):
             return None
         return token
 
-    def put(self, feed: Feed, token: Token) -> None:
-        """Store *token* for the feed's organisation, dropping expired entries; never raises."""
+    def put(self, feed: Feed, identity: str, token: Token) -> None:
+        """Store *token*, which *identity* got for the feed's organisation; never raises.
+
+        The identity (``az``, ``sp:<client id>``...) is part of the key, so that a process set up
+        for one sign-in is never handed a token another sign-in left behind."""
         if token.kind not in _PERSISTED_KINDS or token.expires_on is None:
             return
 
         def change(entries: dict[str, Any]) -> dict[str, Any]:
             kept = {key: value for key, value in entries.items() if _live(value)}
-            kept[_key(feed)] = _entry(token)
+            kept[_key(feed, identity)] = _entry(token)
             return kept
 
         self.update(change)
 
 
-def _key(feed: Feed) -> str:
+def _key(feed: Feed, identity: str) -> str:
     host, organization = feed.key
-    return f"{host}|{organization}"
+    return f"{host}|{organization}|{identity}"
 
 
 def _entry(token: Token) -> dict[str, Any]:

@@ -22,7 +22,6 @@ from .sources.env import EnvironmentSource
 from .sources.pipelines import AzurePipelinesSource
 
 if TYPE_CHECKING:
-    from .cache import TokenCache
     from .feeds import Feed
     from .settings import Settings
     from .sources.base import Source
@@ -85,9 +84,9 @@ def forget() -> None:
 def resolve(feed: Feed, settings: Settings, sources: Sequence[Source]) -> Token | None:
     """Ask each source once: unavailable -> next, failed -> stop. Logs what happened.
 
-    Before the first source whose tokens are worth sharing between processes (``persistable``,
-    such as az), the token cache is read; a miss takes the cache's lock, so that parallel
-    processes run az once, and the token found is stored for the processes that follow.
+    A source whose tokens are worth sharing between processes (it has an ``identity``, such as
+    az) is asked through the token cache: a token stored for that identity is used; otherwise the
+    cache's lock is taken (parallel processes then fetch once) and the new token is stored.
     """
     _report_problems(settings)
     with contextlib.ExitStack() as held:
@@ -96,25 +95,11 @@ def resolve(feed: Feed, settings: Settings, sources: Sequence[Source]) -> Token 
 
 def _resolve(feed: Feed, settings: Settings, sources: Sequence[Source], held: contextlib.ExitStack) -> Token | None:
     tried: list[str] = []
-    store: TokenCache | None = None
-    consulted = False
     for source in sources:
         if feed.server and not source.server_capable:
             continue
-        persist = getattr(source, "persistable", False) and not feed.server and settings.cache_dir is not None
-        if persist and not consulted:
-            from .cache import TokenCache  # noqa: PLC0415 - file I/O only for sources worth caching
-
-            consulted = True
-            store = TokenCache(Path(settings.cache_dir or ""))
-            cached = store.get(feed)
-            if cached is None and held.enter_context(store.locked(timeout=settings.az_timeout + 5)):
-                cached = store.get(feed)  # another process may have fetched it while we waited
-            if cached is not None:
-                _log.info("keyring-ado: using a %s from %s for %s", cached.kind, cached.source, feed.describe())
-                return cached
         try:
-            token = source.get_token(feed, settings)
+            token = _ask(source, feed, settings, held)
         except SourceUnavailable as exc:
             _log.debug("keyring-ado: %s: %s", source.name, exc)
             tried.append(f"{source.name} ({exc})")
@@ -145,13 +130,31 @@ def _resolve(feed: Feed, settings: Settings, sources: Sequence[Source], held: co
             )
             return None
         _log.info("keyring-ado: using a %s from %s for %s", token.kind, token.source, feed.describe())
-        if persist and store is not None:
-            store.put(feed, token)
         return token
     _log.warning(
         "keyring-ado: no credential for %s. Tried: %s. %s", feed.describe(), "; ".join(tried), _next_step(feed)
     )
     return None
+
+
+def _ask(source: Source, feed: Feed, settings: Settings, held: contextlib.ExitStack) -> Token:
+    """``source.get_token``, through the cross-process token cache when the source has an identity."""
+    identity_of = getattr(source, "identity", None)
+    if identity_of is None or feed.server or settings.cache_dir is None:
+        return source.get_token(feed, settings)
+    identity = identity_of(feed, settings)  # cheap; raises SourceUnavailable when it has nothing
+    from .cache import TokenCache  # noqa: PLC0415 - file I/O only for sources worth caching
+
+    store = TokenCache(Path(settings.cache_dir))
+    cached = store.get(feed, identity)
+    if cached is None and held.enter_context(store.locked(timeout=settings.az_timeout + 5)):
+        cached = store.get(feed, identity)  # another process may have fetched it while we waited
+    if cached is not None:
+        return cached
+    token = source.get_token(feed, settings)
+    if token.fresh():
+        store.put(feed, identity, token)
+    return token
 
 
 def _recall(key: tuple[str, str]) -> tuple[Token | None] | None:

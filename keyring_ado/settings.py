@@ -26,6 +26,7 @@ CACHE_DIR = "KEYRING_ADO_CACHE_DIR"
 TENANT = "KEYRING_ADO_TENANT"
 # --- Entra ID and TLS, as the Azure SDK and requests read them --------------------------------
 AUTHORITY_HOST = "AZURE_AUTHORITY_HOST"
+AZ_CONFIG_DIR = "AZURE_CONFIG_DIR"
 CA_BUNDLE = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 # --- the az devops convention ----------------------------------------------------------------
 AZURE_DEVOPS_EXT_PAT = "AZURE_DEVOPS_EXT_PAT"
@@ -56,6 +57,7 @@ ALL_VARIABLES: tuple[str, ...] = (
     CACHE_DIR,
     TENANT,
     AUTHORITY_HOST,
+    AZ_CONFIG_DIR,
     *CA_BUNDLE,
     AZURE_DEVOPS_EXT_PAT,
     *EXTERNAL_FEED_ENDPOINTS,
@@ -120,6 +122,7 @@ class Settings(NamedTuple):
     tenant: str | None = None
     authority_host: str | None = None
     ca_bundle: str | None = None
+    az_config_dir: str | None = None
     problems: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
@@ -158,6 +161,7 @@ class Settings(NamedTuple):
             cache_dir=reader.cache_dir(),
             tenant=reader.tenant(),
             authority_host=environ.get(AUTHORITY_HOST, "").strip() or None,
+            az_config_dir=environ.get(AZ_CONFIG_DIR, "").strip() or None,
             ca_bundle=next((environ[n].strip() for n in CA_BUNDLE if environ.get(n, "").strip()), None),
             problems=tuple(reader.problems),
         )

@@ -33,31 +33,32 @@ def test_round_trip_private_file(tmp_path: Path) -> None:
     """A stored Entra token comes back for any URL of the organisation, from an owner-only file."""
     store = TokenCache(tmp_path / "c")
     token = entra()
-    store.put(feed(), token)
-    again = store.get(feed("https://contoso.pkgs.visualstudio.com/_packaging/other/pypi/simple/"))
+    store.put(feed(), "az", token)
+    again = store.get(feed("https://contoso.pkgs.visualstudio.com/_packaging/other/pypi/simple/"), "az")
     assert again is not None
     assert (again.secret, again.kind, again.source) == (token.secret, Kind.ENTRA, "az (cached)")
     assert stat.S_IMODE(os.stat(tmp_path / "c").st_mode) == 0o700
     assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
-    assert store.get(feed("https://pkgs.dev.azure.com/fabrikam/_packaging/f/pypi/simple/")) is None
+    assert store.get(feed("https://pkgs.dev.azure.com/fabrikam/_packaging/f/pypi/simple/"), "az") is None
+    assert store.get(feed(), "sp:11111111-2222-3333-4444-555555555555") is None, "another sign-in's token"
 
 
 def test_never_pats_or_job_tokens(tmp_path: Path) -> None:
     """PATs and pipeline job tokens are never written to disk."""
     store = TokenCache(tmp_path)
-    store.put(feed(), Token("pat", Kind.PAT, source="KEYRING_ADO_PAT"))
-    store.put(feed(), Token("job", Kind.JOB, source="SYSTEM_ACCESSTOKEN", expires_on=time.time() + 3600))
+    store.put(feed(), "az", Token("pat", Kind.PAT, source="KEYRING_ADO_PAT"))
+    store.put(feed(), "az", Token("job", Kind.JOB, source="SYSTEM_ACCESSTOKEN", expires_on=time.time() + 3600))
     assert not store.path.exists()
 
 
 def test_margins_read_and_upload(tmp_path: Path) -> None:
     """Reads need 10 minutes left, uploads 20; an expiring token is not served."""
     store = TokenCache(tmp_path)
-    store.put(feed(), entra(lifetime=cache.READ_MARGIN + 120))
-    assert store.get(feed()) is not None
-    assert store.get(feed(UPLOAD)) is None
-    store.put(feed(), entra(lifetime=cache.READ_MARGIN - 60))
-    assert store.get(feed()) is None
+    store.put(feed(), "az", entra(lifetime=cache.READ_MARGIN + 120))
+    assert store.get(feed(), "az") is not None
+    assert store.get(feed(UPLOAD), "az") is None
+    store.put(feed(), "az", entra(lifetime=cache.READ_MARGIN - 60))
+    assert store.get(feed(), "az") is None
 
 
 @pytest.mark.parametrize(
@@ -71,31 +72,31 @@ def test_corrupt_file_is_ignored_and_rebuilt(tmp_path: Path, content: bytes, cap
     store = TokenCache(tmp_path)
     store.path.write_bytes(content)
     store.path.chmod(0o600)
-    assert store.get(feed()) is None
+    assert store.get(feed(), "az") is None
     assert "it will be rebuilt" in caplog.text
     token = entra()
-    store.put(feed(), token)
+    store.put(feed(), "az", token)
     assert json.loads(store.path.read_text())["format"] == cache.FORMAT
-    assert store.get(feed()) is not None
+    assert store.get(feed(), "az") is not None
 
 
 def test_bad_entries_are_skipped(tmp_path: Path) -> None:
     """An entry with a missing field or a kind we never store is ignored."""
     store = TokenCache(tmp_path)
     entries = {
-        "dev.azure.com|contoso": {"secret": "s", "kind": "PAT", "source": "x", "username": "u", "expires_on": 9e12}
+        "dev.azure.com|contoso|az": {"secret": "s", "kind": "PAT", "source": "x", "username": "u", "expires_on": 9e12}
     }
     store.path.write_text(json.dumps({"format": cache.FORMAT, "entries": entries}))
     store.path.chmod(0o600)
-    assert store.get(feed()) is None
+    assert store.get(feed(), "az") is None
 
 
 def test_file_others_can_read_is_not_trusted(tmp_path: Path) -> None:
     """A cache file with group or world permissions is ignored (someone else may have written it)."""
     store = TokenCache(tmp_path)
-    store.put(feed(), entra())
+    store.put(feed(), "az", entra())
     store.path.chmod(0o644)
-    assert store.get(feed()) is None
+    assert store.get(feed(), "az") is None
 
 
 def test_unwritable_location_is_harmless(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -104,8 +105,8 @@ def test_unwritable_location_is_harmless(tmp_path: Path, caplog: pytest.LogCaptu
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     store = TokenCache(blocker / "cache")
-    store.put(feed(), entra())
-    assert store.get(feed()) is None
+    store.put(feed(), "az", entra())
+    assert store.get(feed(), "az") is None
     with store.locked(timeout=0.1) as acquired:
         assert not acquired
     assert "could not write" in caplog.text
@@ -132,7 +133,7 @@ def test_clear(tmp_path: Path) -> None:
     """clear() removes the file and says whether there was one."""
     store = TokenCache(tmp_path)
     assert not store.clear()
-    store.put(feed(), entra())
+    store.put(feed(), "az", entra())
     assert store.clear()
     assert not store.path.exists()
 
@@ -219,8 +220,19 @@ def test_dpapi_round_trip(tmp_path: Path) -> None:
     """On Windows the stored secret is DPAPI-encrypted and still reads back."""
     store = TokenCache(tmp_path)
     token = entra()
-    store.put(feed(), token)
+    store.put(feed(), "az", token)
     assert token.secret not in store.path.read_text()
-    again = store.get(feed())
+    again = store.get(feed(), "az")
     assert again is not None
     assert again.secret == token.secret
+
+
+def test_another_az_login_does_not_get_the_cached_token(tmp_path: Path, fake_az: FakeAz) -> None:
+    """Entries are per sign-in: with another AZURE_CONFIG_DIR (another az login), az runs again."""
+    fake_az.configure("token", jwt())
+    env = process_env(tmp_path, fake_az)
+    for config_dir in ("", str(tmp_path / "other-az"), ""):
+        process = keyring_get({**env, "AZURE_CONFIG_DIR": config_dir} if config_dir else env)
+        process.communicate(timeout=60)
+        assert process.returncode == 0
+    assert len(fake_az.calls) == 2

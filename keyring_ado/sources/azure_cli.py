@@ -28,12 +28,15 @@ class AzureCliSource:
 
     name = "az"
     server_capable = False
-    persistable = True  # worth sharing: each az call costs 0.3 s to over a second
+
+    def identity(self, feed: Feed, settings: Settings) -> str:
+        """What tokens are shared under between processes: worth it, each az call costs 0.3 s or more."""
+        _executable()
+        # AZURE_CONFIG_DIR is az's own switch between logins: each gets its own entries.
+        return f"az:{settings.az_config_dir}" if settings.az_config_dir else "az"
 
     def get_token(self, feed: Feed, settings: Settings) -> Token:
-        executable = shutil.which("az")
-        if executable is None:
-            raise SourceUnavailable("the Azure CLI (az) is not on PATH")
+        executable = _executable()
         from ..discovery import authority_for  # noqa: PLC0415 - HTTP machinery only when az exists
 
         authority = authority_for(feed, settings)
@@ -61,6 +64,13 @@ class AzureCliSource:
         if result.returncode != 0:
             raise _failure(result, tenant)
         return _parse(result.stdout)
+
+
+def _executable() -> str:
+    executable = shutil.which("az")
+    if executable is None:
+        raise SourceUnavailable("the Azure CLI (az) is not on PATH")
+    return executable
 
 
 def _failure(result: _process.Completed, tenant: str | None) -> Exception:
