@@ -19,6 +19,7 @@ from .errors import SourceFailed, SourceUnavailable
 from .sources.azure_cli import AzureCliSource
 from .sources.compat import AccessTokenSource, ExternalFeedEndpointsSource
 from .sources.env import EnvironmentSource
+from .sources.identity import GitHubOidcSource, PipelinesOidcSource, ServicePrincipalSource, WorkloadIdentitySource
 from .sources.pipelines import AzurePipelinesSource
 
 if TYPE_CHECKING:
@@ -46,6 +47,10 @@ def default_sources() -> list[Source]:
         ExternalFeedEndpointsSource(),
         AccessTokenSource(),
         AzurePipelinesSource(),
+        ServicePrincipalSource(),
+        WorkloadIdentitySource(),
+        GitHubOidcSource(),
+        PipelinesOidcSource(),
         AzureCliSource(),
     ]
 

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import logging
 import re
-import ssl
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
+from . import _http
 from ._jsonfile import JsonFile
 
 if TYPE_CHECKING:
@@ -95,7 +93,14 @@ def probe(feed: Feed, settings: Settings) -> Authority:
     fallback = Authority(ORGANIZATIONS, _authority_host(settings))
     for method in ("HEAD", "GET"):
         try:
-            status, headers = _request(url, method, settings)
+            status, headers, _ = _http.request(
+                url,
+                settings,
+                method=method,
+                headers={"X-TFS-FedAuthRedirect": "Suppress"},
+                timeout=PROBE_TIMEOUT,
+                read_body=False,
+            )
         except (OSError, ValueError) as exc:  # URLError, timeouts and TLS errors are OSErrors
             _log.debug("keyring-ado: tenant discovery: %s %s failed: %s", method, url, _reason(exc))
             return fallback
@@ -154,31 +159,6 @@ def _from_authorization_uri(uri: str, allowed_hosts: frozenset[str]) -> Authorit
     if _GUID.match(tenant) and tenant != ZERO_TENANT:
         return Authority(tenant, netloc, source="authorization_uri")
     return None  # bare or zero: let X-VSS-ResourceTenant decide, else organizations
-
-
-def _request(url: str, method: str, settings: Settings) -> tuple[int, Message]:
-    context = ssl.create_default_context(cafile=settings.ca_bundle)
-    opener = urllib.request.build_opener(
-        urllib.request.ProxyHandler(),  # honours HTTPS_PROXY and NO_PROXY, as pip and uv do
-        urllib.request.HTTPSHandler(context=context),
-        _NoRedirects(),
-    )
-    request = urllib.request.Request(  # noqa: S310 - an https URL we built from a matched feed
-        url,
-        method=method,
-        headers={"X-TFS-FedAuthRedirect": "Suppress", "User-Agent": "keyring-ado"},
-    )
-    try:
-        with opener.open(request, timeout=PROBE_TIMEOUT) as response:
-            return response.status, response.headers
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, error.headers
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None  # a 3xx comes back as an HTTPError; its headers are read like a 401's
 
 
 def _stored(store: JsonFile, feed: Feed) -> Authority | None:

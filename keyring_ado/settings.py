@@ -27,6 +27,20 @@ TENANT = "KEYRING_ADO_TENANT"
 # --- Entra ID and TLS, as the Azure SDK and requests read them --------------------------------
 AUTHORITY_HOST = "AZURE_AUTHORITY_HOST"
 AZ_CONFIG_DIR = "AZURE_CONFIG_DIR"
+CLIENT_ID = "AZURE_CLIENT_ID"
+TENANT_ID = "AZURE_TENANT_ID"
+CLIENT_SECRET = "AZURE_CLIENT_SECRET"  # noqa: S105 - a variable name
+CLIENT_CERTIFICATE_PATH = "AZURE_CLIENT_CERTIFICATE_PATH"
+CLIENT_CERTIFICATE_PASSWORD = "AZURE_CLIENT_CERTIFICATE_PASSWORD"  # noqa: S105 - a variable name
+FEDERATED_TOKEN_FILE = "AZURE_FEDERATED_TOKEN_FILE"  # noqa: S105 - a variable name
+# --- GitHub Actions OIDC ---------------------------------------------------------------------
+GITHUB_REQUEST_URL = "ACTIONS_ID_TOKEN_REQUEST_URL"
+GITHUB_REQUEST_TOKEN = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"  # noqa: S105 - a variable name
+# --- Azure Pipelines OIDC (workload identity service connections) -----------------------------
+OIDC_REQUEST_URI = "SYSTEM_OIDCREQUESTURI"
+SERVICE_CONNECTION_ID = ("KEYRING_ADO_SERVICE_CONNECTION_ID", "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID")
+PIPELINES_CLIENT_ID = "AZURESUBSCRIPTION_CLIENT_ID"
+PIPELINES_TENANT_ID = "AZURESUBSCRIPTION_TENANT_ID"
 CA_BUNDLE = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 # --- the az devops convention ----------------------------------------------------------------
 AZURE_DEVOPS_EXT_PAT = "AZURE_DEVOPS_EXT_PAT"
@@ -58,6 +72,18 @@ ALL_VARIABLES: tuple[str, ...] = (
     TENANT,
     AUTHORITY_HOST,
     AZ_CONFIG_DIR,
+    CLIENT_ID,
+    TENANT_ID,
+    CLIENT_SECRET,
+    CLIENT_CERTIFICATE_PATH,
+    CLIENT_CERTIFICATE_PASSWORD,
+    FEDERATED_TOKEN_FILE,
+    GITHUB_REQUEST_URL,
+    GITHUB_REQUEST_TOKEN,
+    OIDC_REQUEST_URI,
+    *SERVICE_CONNECTION_ID,
+    PIPELINES_CLIENT_ID,
+    PIPELINES_TENANT_ID,
     *CA_BUNDLE,
     AZURE_DEVOPS_EXT_PAT,
     *EXTERNAL_FEED_ENDPOINTS,
@@ -76,7 +102,19 @@ _FALSE = frozenset({"", "0", "false", "no", "off"})
 
 # NamedTuples, not dataclasses: keyring imports this module for every lookup on the machine, and
 # a frozen dataclass costs about 2 ms to create at import time, a NamedTuple a sixth of that.
-_SECRET_FIELDS = frozenset({"password", "pat", "token", "ext_pat", "access_token", "system_access_token"})
+_SECRET_FIELDS = frozenset(
+    {
+        "password",
+        "pat",
+        "token",
+        "ext_pat",
+        "access_token",
+        "system_access_token",
+        "client_secret",
+        "client_certificate_password",
+        "github_request_token",
+    }
+)
 
 
 def _masked_repr(value: tuple[object, ...], fields: tuple[str, ...]) -> str:
@@ -123,6 +161,18 @@ class Settings(NamedTuple):
     authority_host: str | None = None
     ca_bundle: str | None = None
     az_config_dir: str | None = None
+    client_id: str | None = None
+    tenant_id: str | None = None
+    client_secret: str | None = None
+    client_certificate_path: str | None = None
+    client_certificate_password: str | None = None
+    federated_token_file: str | None = None
+    github_request_url: str | None = None
+    github_request_token: str | None = None
+    oidc_request_uri: str | None = None
+    service_connection_id: str | None = None
+    pipelines_client_id: str | None = None
+    pipelines_tenant_id: str | None = None
     problems: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
@@ -161,7 +211,19 @@ class Settings(NamedTuple):
             cache_dir=reader.cache_dir(),
             tenant=reader.tenant(),
             authority_host=environ.get(AUTHORITY_HOST, "").strip() or None,
-            az_config_dir=environ.get(AZ_CONFIG_DIR, "").strip() or None,
+            az_config_dir=reader.text(AZ_CONFIG_DIR),
+            client_id=reader.text(CLIENT_ID),
+            tenant_id=reader.text(TENANT_ID),
+            client_secret=reader.secret(CLIENT_SECRET),
+            client_certificate_path=reader.text(CLIENT_CERTIFICATE_PATH),
+            client_certificate_password=reader.secret(CLIENT_CERTIFICATE_PASSWORD, report_empty=False),
+            federated_token_file=reader.text(FEDERATED_TOKEN_FILE),
+            github_request_url=reader.text(GITHUB_REQUEST_URL),
+            github_request_token=reader.secret(GITHUB_REQUEST_TOKEN, report_empty=False),
+            oidc_request_uri=reader.text(OIDC_REQUEST_URI),
+            service_connection_id=next((t for n in SERVICE_CONNECTION_ID if (t := reader.text(n))), None),
+            pipelines_client_id=reader.text(PIPELINES_CLIENT_ID),
+            pipelines_tenant_id=reader.text(PIPELINES_TENANT_ID),
             ca_bundle=next((environ[n].strip() for n in CA_BUNDLE if environ.get(n, "").strip()), None),
             problems=tuple(reader.problems),
         )
@@ -215,6 +277,10 @@ class _Reader:
             self.problem(f"{name} contains whitespace inside the value; ignoring it (check how it was quoted)")
             return None
         return value
+
+    def text(self, name: str) -> str | None:
+        value = self.environ.get(name, "").strip()
+        return value or None
 
     def first_secret(self, names: tuple[str, ...]) -> tuple[str, str | None]:
         for name in names:

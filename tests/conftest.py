@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from keyring_ado import chain, discovery, settings
-from tests.fakes import artifacts, proxy
+from tests.fakes import artifacts, entra, proxy
 from tests.fakes.az import FakeAz
 
 #: Look-alike hosts the fake serves too, to prove nothing is sent to them.
@@ -22,6 +22,9 @@ ROUTED_HOSTS = (
     "contoso.pkgs.visualstudio.com",
     SERVER_HOST,
     *FOREIGN_HOSTS,
+    entra.ENTRA_HOST,
+    entra.GITHUB_HOST,
+    entra.PIPELINES_HOST,
 )
 
 
@@ -62,6 +65,7 @@ def routed(ado_world: AdoWorld, monkeypatch: pytest.MonkeyPatch) -> AdoWorld:
     for name in ("HTTPS_PROXY", "https_proxy"):
         monkeypatch.setenv(name, ado_world.proxy_url)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ado_world.ca_file))
+    monkeypatch.setenv("AZURE_AUTHORITY_HOST", f"https://{entra.ENTRA_HOST}")
     return ado_world
 
 
@@ -70,6 +74,7 @@ class AdoWorld:
     """The fake Azure Artifacts service, the proxy that routes real host names to it, and its CA."""
 
     state: artifacts.FakeArtifacts
+    entra: entra.FakeEntra
     ca_file: Path
     proxy_url: str
     port: int
@@ -92,9 +97,12 @@ def ado_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdoWorld]:
     ca_file = folder / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     state = artifacts.FakeArtifacts(server_hosts=(SERVER_HOST,))
+    fake_entra = entra.FakeEntra(tenant=artifacts.TENANT)
+    state.entra = fake_entra
+    state.other_hosts = dict.fromkeys((entra.ENTRA_HOST, entra.GITHUB_HOST, entra.PIPELINES_HOST), fake_entra)
     server, port = artifacts.serve(state, context)
     proxy_server, proxy_port = proxy.serve(dict.fromkeys(ROUTED_HOSTS, port))
-    yield AdoWorld(state, ca_file, f"http://127.0.0.1:{proxy_port}", port, proxy_server)
+    yield AdoWorld(state, fake_entra, ca_file, f"http://127.0.0.1:{proxy_port}", port, proxy_server)
     proxy_server.shutdown()
     proxy_server.server_close()
     server.shutdown()

@@ -69,6 +69,10 @@ class FakeArtifacts:
         """Organisations backed by personal Microsoft accounts: bare Bearer, the all-zero tenant."""
         self.tenant_on_get_only: set[str] = set()
         """Organisations whose HEAD 401 names no tenant (only their GET does)."""
+        self.entra: Any = None
+        """The fake Entra ID whose Azure DevOps tokens for TENANT open every organisation."""
+        self.other_hosts: dict[str, Any] = {}
+        """Host -> an object with handle(method, host, target, headers, body) -> (status, headers, body)."""
 
     def accept(self, org: str, secret: str) -> None:
         self.accepted.setdefault(org.lower(), set()).add(secret)
@@ -120,7 +124,11 @@ class _Handler(BaseHTTPRequestHandler):
         record = Recorded(self.command, host, self.path, auth, _secret(auth))
         with state.lock:
             state.requests.append(record)
-        status, headers, content = self._route(state, host, payload, record)
+        app = state.other_hosts.get(host)
+        if app is not None:
+            status, headers, content = app.handle(self.command, host, self.path, self.headers, payload)
+        else:
+            status, headers, content = self._route(state, host, payload, record)
         record.status = status
         self.send_response(status)
         for name, value in headers:
@@ -144,7 +152,8 @@ class _Handler(BaseHTTPRequestHandler):
             if org.lower() in state.tenant_on_get_only and self.command == "HEAD":
                 return 401, [("WWW-Authenticate", "TFS-Federated")], b""
             return _challenge(org)
-        if not public and record.secret not in state.accepted.get(org.lower(), set()):
+        entra_token = state.entra is not None and state.entra.valid_for(record.secret, TENANT)
+        if not public and not entra_token and record.secret not in state.accepted.get(org.lower(), set()):
             return _rejected(org)
         if len(rest) < 3 or rest[0] != "_packaging" or rest[2] != "pypi":
             return 404, [], b"Not Found"

@@ -1,0 +1,54 @@
+"""One small HTTPS client for our own requests: proxies from the environment, the CA bundle the
+user set for Python tools, a timeout, and redirects never followed (a redirect is an answer)."""
+
+from __future__ import annotations
+
+import ssl
+import urllib.error
+import urllib.request
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from email.message import Message
+
+    from .settings import Settings
+
+
+class Answer(NamedTuple):
+    status: int
+    headers: Message
+    body: bytes
+
+
+def request(
+    url: str,
+    settings: Settings,
+    *,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    data: bytes | None = None,
+    timeout: float = 10.0,
+    read_body: bool = True,
+) -> Answer:
+    """Send one request; raises OSError (URLError, timeouts, TLS errors) when there is no answer."""
+    if not url.startswith("https://"):
+        raise ValueError("only https URLs are requested")
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler(),  # HTTPS_PROXY and NO_PROXY, as pip and uv read them
+        urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=settings.ca_bundle)),
+        _NoRedirects(),
+    )
+    sent = urllib.request.Request(  # noqa: S310 - https only, checked above
+        url, data=data, method=method, headers={"User-Agent": "keyring-ado", **(headers or {})}
+    )
+    try:
+        with opener.open(sent, timeout=timeout) as response:
+            return Answer(response.status, response.headers, response.read(1 << 20) if read_body else b"")
+    except urllib.error.HTTPError as error:
+        with error:
+            return Answer(error.code, error.headers, error.read(1 << 20) if read_body else b"")
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None  # a 3xx comes back as an HTTPError, to be read like any other answer

@@ -1,0 +1,276 @@
+"""CI and service identities, through azure-identity: nothing but what the platform provides.
+
+* :class:`ServicePrincipalSource`: ``AZURE_CLIENT_ID`` + ``AZURE_TENANT_ID`` with
+  ``AZURE_CLIENT_SECRET`` or ``AZURE_CLIENT_CERTIFICATE_PATH``;
+* :class:`WorkloadIdentitySource`: ``AZURE_FEDERATED_TOKEN_FILE`` (Kubernetes workload identity),
+  re-read for every exchange;
+* :class:`GitHubOidcSource`: GitHub Actions' ``ACTIONS_ID_TOKEN_REQUEST_URL`` and ``_TOKEN`` with
+  ``AZURE_CLIENT_ID`` + ``AZURE_TENANT_ID``; a fresh GitHub assertion (audience
+  ``api://AzureADTokenExchange``) for every exchange, so an expired one never breaks a long job;
+* :class:`PipelinesOidcSource`: an Azure Pipelines workload-identity service connection
+  (``SYSTEM_OIDCREQUESTURI`` + a service connection id + ``SYSTEM_ACCESSTOKEN``).
+
+Each is unavailable, at no cost, unless its variables are set. azure-identity is imported only
+then. Every request has a timeout and at most one retry.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import _http
+from .. import settings as names
+from .._redact import quote_output, redact
+from ..credential import Kind, Token
+from ..discovery import DEFAULT_AUTHORITY_HOST, TRUSTED_AUTHORITY_HOSTS
+from ..errors import SourceFailed, SourceUnavailable
+from .azure_cli import AZURE_DEVOPS_RESOURCE
+
+if TYPE_CHECKING:
+    from ..feeds import Feed
+    from ..settings import Settings
+
+SCOPE = f"{AZURE_DEVOPS_RESOURCE}/.default"
+ASSERTION_AUDIENCE = "api://AzureADTokenExchange"
+CONNECT_TIMEOUT = 5
+READ_TIMEOUT = 15
+_log = logging.getLogger(__name__)
+
+
+class ServicePrincipalSource:
+    """A service principal's secret or certificate from the Azure SDK's variables."""
+
+    name = "service principal"
+    server_capable = False
+
+    def identity(self, feed: Feed, settings: Settings) -> str:
+        client_id, _ = _app(settings, self.name)
+        if not (settings.client_secret or settings.client_certificate_path):
+            raise SourceUnavailable(f"neither {names.CLIENT_SECRET} nor {names.CLIENT_CERTIFICATE_PATH} is set")
+        return f"sp:{client_id}"
+
+    def get_token(self, feed: Feed, settings: Settings) -> Token:
+        self.identity(feed, settings)
+        client_id, tenant_id = _app(settings, self.name)
+        import azure.identity  # noqa: PLC0415 - 0.2 s, only when configured
+
+        if settings.client_secret:
+            credential: Any = azure.identity.ClientSecretCredential(
+                tenant_id, client_id, settings.client_secret, **_options(settings)
+            )
+            return _exchange(credential, self.name, settings)
+        try:
+            credential = azure.identity.CertificateCredential(
+                tenant_id,
+                client_id,
+                settings.client_certificate_path,
+                password=settings.client_certificate_password,
+                **_options(settings),
+            )
+        except (OSError, ValueError, TypeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else _first_line(str(exc))
+            raise SourceFailed(
+                f"cannot use {names.CLIENT_CERTIFICATE_PATH} ({settings.client_certificate_path}): {reason}; "
+                "it must be a PEM or PKCS12 file holding the certificate and its RSA private key"
+            ) from None
+        return _exchange(credential, self.name, settings)
+
+
+class WorkloadIdentitySource:
+    """A federated token from a file (AKS workload identity and the like)."""
+
+    name = "workload identity"
+    server_capable = False
+
+    def identity(self, feed: Feed, settings: Settings) -> str:
+        if not settings.federated_token_file:
+            raise SourceUnavailable(f"{names.FEDERATED_TOKEN_FILE} is not set")
+        client_id, _ = _app(settings, self.name)
+        return f"wi:{client_id}"
+
+    def get_token(self, feed: Feed, settings: Settings) -> Token:
+        self.identity(feed, settings)
+        path = Path(settings.federated_token_file or "")
+
+        def assertion() -> str:
+            try:
+                text = path.read_text().strip()
+            except OSError as exc:
+                raise SourceFailed(
+                    f"cannot read {names.FEDERATED_TOKEN_FILE} ({path}): {exc.strerror or exc}; "
+                    "check the pod's service account token projection"
+                ) from None
+            if not text:
+                raise SourceFailed(f"{names.FEDERATED_TOKEN_FILE} ({path}) is empty")
+            return text
+
+        return _assertion_exchange(assertion, self.name, settings)
+
+
+class GitHubOidcSource:
+    """GitHub Actions OIDC: a fresh ID token for every exchange (``permissions: id-token: write``)."""
+
+    name = "GitHub Actions OIDC"
+    server_capable = False
+
+    def identity(self, feed: Feed, settings: Settings) -> str:
+        if not (settings.github_request_url and settings.github_request_token):
+            raise SourceUnavailable(
+                f"{names.GITHUB_REQUEST_URL} is not set (give the job `permissions: id-token: write`)"
+            )
+        client_id, _ = _app(settings, self.name)
+        return f"gh:{client_id}"
+
+    def get_token(self, feed: Feed, settings: Settings) -> Token:
+        self.identity(feed, settings)
+        url = settings.github_request_url or ""
+        url += ("&" if "?" in url else "?") + f"audience={ASSERTION_AUDIENCE}"
+        headers = {"Authorization": f"Bearer {settings.github_request_token}", "Accept": "application/json"}
+        return _assertion_exchange(
+            lambda: _fetch_assertion(url, "GET", headers, "value", self.name, settings), self.name, settings
+        )
+
+
+class PipelinesOidcSource:
+    """An Azure Pipelines workload-identity service connection, without az."""
+
+    name = "Azure Pipelines service connection"
+    server_capable = False
+
+    def _ids(self, settings: Settings) -> tuple[str, str]:
+        if not settings.oidc_request_uri:
+            raise SourceUnavailable(f"{names.OIDC_REQUEST_URI} is not set (not an Azure Pipelines job)")
+        if not settings.service_connection_id:
+            raise SourceUnavailable(
+                f"no service connection id: set {names.SERVICE_CONNECTION_ID[0]} (or run inside an AzureCLI@2 task)"
+            )
+        if not settings.system_access_token:
+            raise SourceUnavailable("SYSTEM_ACCESSTOKEN is not mapped into the step's environment")
+        client_id = settings.pipelines_client_id or settings.client_id
+        tenant_id = settings.pipelines_tenant_id or settings.tenant_id
+        if not (client_id and tenant_id):
+            raise SourceUnavailable(
+                f"the service connection's {names.PIPELINES_CLIENT_ID}/{names.PIPELINES_TENANT_ID} "
+                f"(or {names.CLIENT_ID}/{names.TENANT_ID}) are not set"
+            )
+        return client_id, tenant_id
+
+    def identity(self, feed: Feed, settings: Settings) -> str:
+        client_id, _ = self._ids(settings)
+        return f"sc:{settings.service_connection_id}:{client_id}"
+
+    def get_token(self, feed: Feed, settings: Settings) -> Token:
+        client_id, tenant_id = self._ids(settings)
+        url = f"{settings.oidc_request_uri}?api-version=7.1&serviceConnectionId={settings.service_connection_id}"
+        headers = {
+            "Authorization": f"Bearer {settings.system_access_token}",
+            "Content-Type": "application/json",
+            "X-TFS-FedAuthRedirect": "Suppress",
+        }
+        return _assertion_exchange(
+            lambda: _fetch_assertion(url, "POST", headers, "oidcToken", self.name, settings),
+            self.name,
+            settings,
+            client_id=client_id,
+            tenant_id=tenant_id,
+        )
+
+
+def _app(settings: Settings, name: str) -> tuple[str, str]:
+    if not settings.client_id:
+        raise SourceUnavailable(f"{names.CLIENT_ID} is not set")
+    if not settings.tenant_id:
+        raise SourceUnavailable(f"{names.TENANT_ID} is not set ({name} needs it with {names.CLIENT_ID})")
+    return settings.client_id, settings.tenant_id
+
+
+def _options(settings: Settings) -> dict[str, Any]:
+    """Timeouts, one retry, the authority host and the CA bundle, for every azure-identity credential."""
+    host = (settings.authority_host or DEFAULT_AUTHORITY_HOST).removeprefix("https://").rstrip("/")
+    options: dict[str, Any] = {
+        "authority": host,
+        "connection_timeout": CONNECT_TIMEOUT,
+        "read_timeout": READ_TIMEOUT,
+        "retry_total": 1,
+    }
+    if host.split(":")[0] not in TRUSTED_AUTHORITY_HOSTS:
+        options["disable_instance_discovery"] = True  # a sovereign cloud or a test fake
+    if settings.ca_bundle:
+        options["connection_verify"] = settings.ca_bundle
+    return options
+
+
+def _assertion_exchange(
+    assertion: Callable[[], str],
+    name: str,
+    settings: Settings,
+    *,
+    client_id: str | None = None,
+    tenant_id: str | None = None,
+) -> Token:
+    if client_id is None or tenant_id is None:
+        client_id, tenant_id = _app(settings, name)
+    import azure.identity  # noqa: PLC0415 - 0.2 s, only when configured
+
+    credential = azure.identity.ClientAssertionCredential(tenant_id, client_id, assertion, **_options(settings))
+    return _exchange(credential, name, settings)
+
+
+def _fetch_assertion(  # noqa: PLR0917 - one call site per issuer, read side by side
+    url: str, method: str, headers: dict[str, str], field: str, name: str, settings: Settings
+) -> str:
+    try:
+        answer = _http.request(url, settings, method=method, headers=headers, data=b"" if method == "POST" else None)
+    except (OSError, ValueError) as exc:
+        raise SourceFailed(f"{name}: could not reach the token issuer: {getattr(exc, 'reason', exc)}") from None
+    secrets = [settings.github_request_token, settings.system_access_token]
+    if answer.status != 200:
+        said = quote_output(answer.body.decode("utf-8", "replace"), secrets)
+        raise SourceFailed(f"{name}: the token issuer answered {answer.status}: {said}")
+    try:
+        value = json.loads(answer.body)[field]
+    except (ValueError, KeyError, TypeError):
+        value = None
+    if not isinstance(value, str) or not value:
+        raise SourceFailed(f"{name}: the token issuer's answer has no {field}")
+    return value
+
+
+def _exchange(credential: Any, name: str, settings: Settings) -> Token:  # noqa: ANN401 - any azure-identity credential
+    from azure.core.exceptions import AzureError  # noqa: PLC0415
+    from azure.identity import CredentialUnavailableError  # noqa: PLC0415
+
+    _quiet_azure_loggers()
+    secrets = [settings.client_secret, settings.client_certificate_password, settings.github_request_token,
+               settings.system_access_token]  # fmt: skip
+    try:
+        with credential:
+            access = credential.get_token(SCOPE)
+    except SourceFailed:
+        raise
+    except CredentialUnavailableError as exc:
+        raise SourceUnavailable(f"{name}: {_first_line(redact(str(exc), secrets))}") from None
+    except (AzureError, ValueError, OSError) as exc:
+        raise SourceFailed(
+            f"{name}: Entra ID refused the token request: {_first_line(redact(str(exc), secrets))}"
+        ) from None
+    return Token(access.token, Kind.ENTRA, source=name, expires_on=float(access.expires_on))
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    meaningful = [line for line in lines if "AADSTS" in line] or lines
+    return (meaningful[0] if meaningful else "no detail")[:300]
+
+
+def _quiet_azure_loggers() -> None:
+    """azure-identity logs its own failure warnings; ours say the same in one line. Quiet theirs,
+    unless the application configured those loggers itself."""
+    for logger_name in ("azure", "msal"):
+        logger = logging.getLogger(logger_name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.ERROR)

@@ -1,0 +1,280 @@
+"""A fake Microsoft Entra ID, and the two CI token issuers that federate with it.
+
+Served by the same HTTPS server as the feed fake, on its own host names (the tests point
+``AZURE_AUTHORITY_HOST`` at ``https://login.entra.test``), so the real msal and azure-identity code
+talks to it as to the real service:
+
+* ``GET /{tenant}/v2.0/.well-known/openid-configuration`` and ``GET /common/discovery/instance``;
+* ``POST /{tenant}/oauth2/v2.0/token`` for ``client_credentials`` (a client secret, or a
+  ``jwt-bearer`` client assertion issued by one of the fake issuers below), ``refresh_token`` and the
+  ``device_code`` grant (``authorization_pending`` until the flow is approved);
+* ``POST /{tenant}/oauth2/v2.0/devicecode``.
+
+Access tokens are JWT-shaped, for the Azure DevOps resource, and remembered, so that the feed fake
+accepts exactly the tokens issued here for its tenant.
+
+The issuers: GitHub Actions' ``ACTIONS_ID_TOKEN_REQUEST_URL`` (``GET``, bearer request token,
+``audience`` parameter, answers ``{"value": jwt}``) and Azure Pipelines' ``SYSTEM_OIDCREQUESTURI``
+(``POST ?serviceConnectionId=``, bearer job token, answers ``{"oidcToken": jwt}``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+ENTRA_HOST = "login.entra.test"
+GITHUB_HOST = "token.actions.test"
+PIPELINES_HOST = "oidc.pipelines.test"
+ADO_RESOURCE = "499b84ac-1321-427f-aa17-267ca6975798"
+ASSERTION_AUDIENCE = "api://AzureADTokenExchange"
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+Response = tuple[int, list[tuple[str, str]], bytes]
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+def make_jwt(claims: dict[str, Any]) -> str:
+    signature = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+    return f"{_b64({'typ': 'JWT', 'alg': 'RS256', 'kid': 'fake'})}.{_b64(claims)}.{signature}"
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return decoded
+
+
+@dataclass
+class DeviceFlow:
+    client_id: str
+    tenant: str
+    scope: str
+    polls_before_approval: int
+    polls: int = 0
+
+
+@dataclass
+class FakeEntra:
+    """Tenants, applications, federated issuers, one user, and what was asked."""
+
+    tenant: str
+    secrets: dict[str, str] = field(default_factory=dict)  # client id -> client secret
+    federated: set[str] = field(default_factory=set)  # client ids that accept our fake assertions
+    certificate_clients: set[str] = field(default_factory=set)  # client ids that sign their own assertions
+    issued: dict[str, dict[str, Any]] = field(default_factory=dict)  # access token -> claims
+    assertions: set[str] = field(default_factory=set)  # assertions our fake issuers handed out
+    flows: dict[str, DeviceFlow] = field(default_factory=dict)
+    refresh_tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # rt -> (client, tenant)
+    log: list[dict[str, str]] = field(default_factory=list)
+    github_request_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    token_lifetime: int = 3599
+    polls_before_approval: int = 2
+    failing: int = 0  # answer this many token requests with 500
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # --- set-up ---------------------------------------------------------------------------
+    def add_secret_client(self) -> tuple[str, str]:
+        client_id, secret = str(uuid.uuid4()), secrets.token_urlsafe(30)
+        self.secrets[client_id] = secret
+        return client_id, secret
+
+    def add_federated_client(self) -> str:
+        client_id = str(uuid.uuid4())
+        self.federated.add(client_id)
+        return client_id
+
+    def issue_assertion(self, subject: str, issuer: str = "https://token.actions.githubusercontent.com") -> str:
+        now = int(time.time())
+        token = make_jwt(
+            {"iss": issuer, "sub": subject, "aud": ASSERTION_AUDIENCE, "iat": now, "nbf": now, "exp": now + 600}
+        )
+        self.assertions.add(token)
+        return token
+
+    def valid_for(self, token: str, tenant: str) -> bool:
+        """True for an unexpired access token issued here for Azure DevOps in *tenant*."""
+        claims = self.issued.get(token)
+        return (
+            bool(claims) and claims["aud"] == ADO_RESOURCE and claims["tid"] == tenant and claims["exp"] > time.time()
+        )
+
+    def grants(self, grant_type: str | None = None) -> list[dict[str, str]]:
+        with self.lock:
+            return [entry for entry in self.log if grant_type is None or entry.get("grant_type") == grant_type]
+
+    # --- HTTP -----------------------------------------------------------------------------
+    def handle(self, method: str, host: str, target: str, headers: Any, body: bytes) -> Response:
+        parts = urlsplit(target)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        form = {k: v[0] for k, v in parse_qs(body.decode()).items()} if body else {}
+        if host == GITHUB_HOST:
+            return self._github(method, query, headers)
+        if host == PIPELINES_HOST:
+            return self._pipelines(method, query, headers)
+        segments = [s for s in parts.path.split("/") if s]
+        with self.lock:
+            self.log.append(
+                {"method": method, "path": parts.path, **{k: form[k] for k in ("grant_type", "client_id") if k in form}}
+            )
+        if segments[-3:] == ["v2.0", ".well-known", "openid-configuration"]:
+            return self._openid(host, segments[0])
+        if segments[:3] == ["common", "discovery", "instance"]:
+            return _json(200, {"tenant_discovery_endpoint": f"https://{host}/common/v2.0/.well-known/openid-configuration",
+                               "api-version": "1.1", "metadata": []})  # fmt: skip
+        if method == "POST" and segments[1:] == ["oauth2", "v2.0", "devicecode"]:
+            return self._devicecode(segments[0], form)
+        if method == "POST" and segments[1:] == ["oauth2", "v2.0", "token"]:
+            if self.failing:
+                self.failing -= 1
+                return _json(500, {"error": "server_error", "error_description": "AADSTS90033: fake outage"})
+            return self._token(segments[0], form)
+        return _json(404, {"error": "not_found"})
+
+    def approve_all(self) -> None:
+        for flow in self.flows.values():
+            flow.polls_before_approval = 0
+
+    def _openid(self, host: str, tenant: str) -> Response:
+        base = f"https://{host}/{tenant}"
+        return _json(
+            200,
+            {
+                "issuer": f"https://{host}/{self.tenant}/v2.0",
+                "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                "token_endpoint": f"{base}/oauth2/v2.0/token",
+                "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+                "jwks_uri": f"{base}/discovery/v2.0/keys",
+                "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+                "tenant_region_scope": "WW",
+            },
+        )
+
+    def _devicecode(self, tenant: str, form: dict[str, str]) -> Response:
+        device_code = secrets.token_urlsafe(24)
+        user_code = "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(9))
+        self.flows[device_code] = DeviceFlow(
+            form.get("client_id", ""), tenant, form.get("scope", ""), self.polls_before_approval
+        )
+        return _json(
+            200,
+            {
+                "device_code": device_code,
+                "user_code": user_code,
+                "verification_uri": "https://microsoft.com/devicelogin",
+                "expires_in": 900,
+                "interval": 1,
+                "message": f"To sign in, use a web browser to open the page https://microsoft.com/devicelogin "
+                f"and enter the code {user_code} to authenticate.",
+            },
+        )
+
+    def _token(self, tenant: str, form: dict[str, str]) -> Response:
+        grant = form.get("grant_type")
+        client_id = form.get("client_id", "")
+        scope = form.get("scope", "")
+        if ADO_RESOURCE not in scope:
+            return _error(400, "invalid_scope", "AADSTS70011: The provided scope is not valid.")
+        if grant == "client_credentials":
+            assertion = form.get("client_assertion", "")
+            if form.get("client_assertion_type") == JWT_BEARER and client_id in self.certificate_clients:
+                claims = claims_of(assertion)  # a certificate-signed assertion names the app twice
+                if not (claims.get("iss") == claims.get("sub") == client_id and claims.get("exp", 0) > time.time()):
+                    return _error(401, "invalid_client", "AADSTS700027: Client assertion failed signature validation.")
+            elif form.get("client_assertion_type") == JWT_BEARER:
+                if client_id not in self.federated or assertion not in self.assertions:
+                    return _error(401, "invalid_client", "AADSTS700213: No matching federated identity record found.")
+            elif self.secrets.get(client_id) != form.get("client_secret"):
+                return _error(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
+            return _json(200, self._access(tenant, client_id, app=True))
+        if grant == DEVICE_CODE_GRANT:
+            flow = self.flows.get(form.get("device_code", ""))
+            if flow is None:
+                return _error(400, "expired_token", "AADSTS70019: Verification code expired.")
+            flow.polls += 1
+            if flow.polls <= flow.polls_before_approval:
+                return _error(400, "authorization_pending", "AADSTS70016: Pending end-user authorization.")
+            del self.flows[form["device_code"]]
+            return _json(200, self._user_tokens(tenant, client_id, scope))
+        if grant == "refresh_token":
+            known = self.refresh_tokens.get(form.get("refresh_token", ""))
+            if known is None or known[0] != client_id:
+                return _error(400, "invalid_grant", "AADSTS700082: The refresh token has expired.")
+            return _json(200, self._user_tokens(tenant, client_id, scope))
+        return _error(400, "unsupported_grant_type", f"AADSTS70003: grant type {grant} is not supported.")
+
+    def _access(self, tenant: str, client_id: str, *, app: bool) -> dict[str, Any]:
+        tid = self.tenant if tenant in {"organizations", "common"} else tenant
+        now = int(time.time())
+        claims = {
+            "aud": ADO_RESOURCE,
+            "iss": f"https://sts.windows.net/{tid}/",
+            "tid": tid,
+            "appid": client_id,
+            "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, client_id if app else "alice")),
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.token_lifetime,
+            **({"idtyp": "app", "roles": []} if app else {"scp": "user_impersonation", "upn": "alice@contoso.test"}),
+        }
+        token = make_jwt(claims)
+        with self.lock:
+            self.issued[token] = claims
+        return {"token_type": "Bearer", "expires_in": self.token_lifetime, "ext_expires_in": self.token_lifetime,
+                "access_token": token}  # fmt: skip
+
+    def _user_tokens(self, tenant: str, client_id: str, scope: str) -> dict[str, Any]:
+        tid = self.tenant if tenant in {"organizations", "common"} else tenant
+        response = self._access(tenant, client_id, app=False)
+        refresh = secrets.token_urlsafe(40)
+        self.refresh_tokens[refresh] = (client_id, tid)
+        now = int(time.time())
+        id_claims = {"aud": client_id, "iss": f"https://{ENTRA_HOST}/{tid}/v2.0", "tid": tid, "oid": "alice-oid",
+                     "sub": "alice-sub", "preferred_username": "alice@contoso.test", "name": "Alice",
+                     "iat": now, "exp": now + 3600}  # fmt: skip
+        id_token = make_jwt(id_claims)
+        granted = " ".join(s for s in scope.split() if s not in {"offline_access", "openid", "profile"})
+        response.update(
+            {
+                "scope": granted,
+                "refresh_token": refresh,
+                "id_token": id_token,
+                "client_info": _b64({"uid": "alice-oid", "utid": tid}),
+            }
+        )
+        return response
+
+    def _github(self, method: str, query: dict[str, str], headers: Any) -> Response:
+        if method != "GET" or headers.get("Authorization") != f"Bearer {self.github_request_token}":
+            return _json(401, {"message": "Unauthorized"})
+        if query.get("audience") != ASSERTION_AUDIENCE:
+            return _json(400, {"message": "audience must be api://AzureADTokenExchange"})
+        return _json(200, {"value": self.issue_assertion("repo:contoso/app:ref:refs/heads/main")})
+
+    def _pipelines(self, method: str, query: dict[str, str], headers: Any) -> Response:
+        authorization = headers.get("Authorization") or ""
+        if method != "POST" or not authorization.startswith("Bearer ") or not query.get("serviceConnectionId"):
+            return _json(401, {"message": "TF400813: Unauthorized"})
+        subject = f"sc://contoso/app/{query['serviceConnectionId']}"
+        return _json(200, {"oidcToken": self.issue_assertion(subject, "https://vstoken.dev.azure.com/fake")})
+
+
+def _json(status: int, document: dict[str, Any]) -> Response:
+    return status, [("Content-Type", "application/json; charset=utf-8")], json.dumps(document).encode()
+
+
+def _error(status: int, error: str, description: str) -> Response:
+    return _json(status, {"error": error, "error_description": description, "error_codes": [int(description[6:12])],
+                          "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ"), "trace_id": str(uuid.uuid4()),
+                          "correlation_id": str(uuid.uuid4())})  # fmt: skip

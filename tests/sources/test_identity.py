@@ -1,0 +1,171 @@
+"""Service principal, workload identity, GitHub OIDC and Pipelines OIDC against the fake Entra ID."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from keyring_ado.credential import Kind
+from keyring_ado.errors import SourceFailed, SourceUnavailable
+from keyring_ado.settings import Settings
+from keyring_ado.sources.identity import (
+    GitHubOidcSource,
+    PipelinesOidcSource,
+    ServicePrincipalSource,
+    WorkloadIdentitySource,
+)
+from tests.conftest import AdoWorld
+from tests.fakes import entra
+from tests.fakes.artifacts import TENANT
+from tests.helpers import feed
+
+
+def current(monkeypatch: pytest.MonkeyPatch, **values: str) -> Settings:
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return Settings.from_environ(os.environ)
+
+
+def test_service_principal_secret(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AZURE_CLIENT_ID/TENANT_ID/CLIENT_SECRET: a client-credentials token the feed accepts."""
+    client_id, secret = routed.entra.add_secret_client()
+    settings = current(monkeypatch, AZURE_CLIENT_ID=client_id, AZURE_TENANT_ID=TENANT, AZURE_CLIENT_SECRET=secret)
+    source = ServicePrincipalSource()
+    assert source.identity(feed(), settings) == f"sp:{client_id}"
+    token = source.get_token(feed(), settings)
+    assert (token.kind, token.source) == (Kind.ENTRA, "service principal")
+    assert routed.entra.valid_for(token.secret, TENANT)
+    assert entra.claims_of(token.secret)["appid"] == client_id
+
+
+def test_service_principal_wrong_secret(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rejected secret fails with Entra's code and without the secret."""
+    client_id, _ = routed.entra.add_secret_client()
+    wrong = "Wr0ng-secret-value-that-is-long-enough"
+    settings = current(monkeypatch, AZURE_CLIENT_ID=client_id, AZURE_TENANT_ID=TENANT, AZURE_CLIENT_SECRET=wrong)
+    with pytest.raises(SourceFailed, match="AADSTS7000215") as caught:
+        ServicePrincipalSource().get_token(feed(), settings)
+    assert wrong not in str(caught.value)
+
+
+def test_service_principal_certificate(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """AZURE_CLIENT_CERTIFICATE_PATH: azure-identity signs an assertion with the certificate."""
+    import trustme
+
+    pem = tmp_path / "sp.pem"
+    rsa = trustme.KeyType.RSA
+    issued = trustme.CA(key_type=rsa).issue_cert("sp.contoso.test", key_type=rsa)
+    pem.write_bytes(issued.private_key_and_cert_chain_pem.bytes())
+    client_id = routed.entra.add_federated_client()
+    routed.entra.certificate_clients.add(client_id)
+    settings = current(
+        monkeypatch, AZURE_CLIENT_ID=client_id, AZURE_TENANT_ID=TENANT, AZURE_CLIENT_CERTIFICATE_PATH=str(pem)
+    )
+    token = ServicePrincipalSource().get_token(feed(), settings)
+    assert routed.entra.valid_for(token.secret, TENANT)
+    pem.write_text("not a certificate")
+    with pytest.raises(SourceFailed, match="cannot use AZURE_CLIENT_CERTIFICATE_PATH"):
+        ServicePrincipalSource().get_token(feed(), settings)
+
+
+def test_workload_identity_file(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """AZURE_FEDERATED_TOKEN_FILE: the file's assertion is exchanged; a missing file fails clearly."""
+    client_id = routed.entra.add_federated_client()
+    token_file = tmp_path / "token"
+    token_file.write_text(routed.entra.issue_assertion("system:serviceaccount:default:app") + "\n")
+    settings = current(
+        monkeypatch, AZURE_CLIENT_ID=client_id, AZURE_TENANT_ID=TENANT, AZURE_FEDERATED_TOKEN_FILE=str(token_file)
+    )
+    token = WorkloadIdentitySource().get_token(feed(), settings)
+    assert routed.entra.valid_for(token.secret, TENANT)
+    token_file.unlink()
+    with pytest.raises(SourceFailed, match="cannot read AZURE_FEDERATED_TOKEN_FILE"):
+        WorkloadIdentitySource().get_token(feed(), settings)
+
+
+def test_github_oidc_fresh_assertion_each_time(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GitHub Actions OIDC: one GitHub ID-token request per exchange, with the right audience."""
+    client_id = routed.entra.add_federated_client()
+    settings = current(
+        monkeypatch,
+        AZURE_CLIENT_ID=client_id,
+        AZURE_TENANT_ID=TENANT,
+        ACTIONS_ID_TOKEN_REQUEST_URL=f"https://{entra.GITHUB_HOST}/_apis/oidctoken?api-version=2.0",
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN=routed.entra.github_request_token,
+    )
+    routed.state.reset_log()
+    for _ in range(2):
+        token = GitHubOidcSource().get_token(feed(), settings)
+        assert routed.entra.valid_for(token.secret, TENANT)
+    asked = routed.state.received(entra.GITHUB_HOST)
+    assert len(asked) == 2
+    assert all("audience=api://AzureADTokenExchange" in r.path for r in asked)
+
+
+def test_github_oidc_bad_request_token(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GitHub refusing the request token: failed, with the status, never the token."""
+    client_id = routed.entra.add_federated_client()
+    bad = "not-the-request-token-0123456789abcdef"
+    settings = current(
+        monkeypatch,
+        AZURE_CLIENT_ID=client_id,
+        AZURE_TENANT_ID=TENANT,
+        ACTIONS_ID_TOKEN_REQUEST_URL=f"https://{entra.GITHUB_HOST}/_apis/oidctoken?api-version=2.0",
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN=bad,
+    )
+    with pytest.raises(SourceFailed, match="answered 401") as caught:
+        GitHubOidcSource().get_token(feed(), settings)
+    assert bad not in str(caught.value)
+
+
+def test_pipelines_service_connection(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SYSTEM_OIDCREQUESTURI + a service connection: an Entra token without az."""
+    client_id = routed.entra.add_federated_client()
+    settings = current(
+        monkeypatch,
+        SYSTEM_OIDCREQUESTURI=f"https://{entra.PIPELINES_HOST}/contoso/_apis/distributedtask/hubs/build/plans/p/jobs/j/oidctoken",
+        AZURESUBSCRIPTION_SERVICE_CONNECTION_ID="3c1f9b0e-0000-4000-8000-000000000001",
+        AZURESUBSCRIPTION_CLIENT_ID=client_id,
+        AZURESUBSCRIPTION_TENANT_ID=TENANT,
+        SYSTEM_ACCESSTOKEN="job-token-value",
+    )
+    token = PipelinesOidcSource().get_token(feed(), settings)
+    assert routed.entra.valid_for(token.secret, TENANT)
+    posted = routed.state.received(entra.PIPELINES_HOST)[-1]
+    assert posted.method == "POST"
+    assert "serviceConnectionId=3c1f9b0e-0000-4000-8000-000000000001" in posted.path
+
+
+def test_entra_outage_is_failed_and_bounded(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entra answering 500: one retry at most, then a clear failure."""
+    client_id, secret = routed.entra.add_secret_client()
+    routed.entra.failing = 5
+    settings = current(monkeypatch, AZURE_CLIENT_ID=client_id, AZURE_TENANT_ID=TENANT, AZURE_CLIENT_SECRET=secret)
+    try:
+        with pytest.raises(SourceFailed, match="Entra ID refused the token request"):
+            ServicePrincipalSource().get_token(feed(), settings)
+        assert routed.entra.failing >= 3, "at most one retry"
+    finally:
+        routed.entra.failing = 0
+
+
+@pytest.mark.parametrize(
+    ("source", "environ", "reason"),
+    [
+        (ServicePrincipalSource(), {}, "AZURE_CLIENT_ID is not set"),
+        (ServicePrincipalSource(), {"AZURE_CLIENT_ID": "c", "AZURE_TENANT_ID": "t"}, "neither AZURE_CLIENT_SECRET"),
+        (WorkloadIdentitySource(), {"AZURE_CLIENT_ID": "c"}, "AZURE_FEDERATED_TOKEN_FILE is not set"),
+        (GitHubOidcSource(), {"AZURE_CLIENT_ID": "c", "AZURE_TENANT_ID": "t"}, "id-token: write"),
+        (PipelinesOidcSource(), {}, "not an Azure Pipelines job"),
+        (PipelinesOidcSource(), {"SYSTEM_OIDCREQUESTURI": "https://x/"}, "no service connection id"),
+    ],
+)
+def test_unavailable_without_variables(
+    source: object, environ: dict[str, str], reason: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each identity source says which variable is missing, at no cost."""
+    settings = current(monkeypatch, **environ)
+    with pytest.raises(SourceUnavailable, match=reason):
+        source.identity(feed(), settings)  # type: ignore[attr-defined]
