@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import AdoWorld
-from tests.fakes import wheels
+from tests.fakes import entra, wheels
 from tests.fakes.az import FakeAz
 
 BIN = Path(sys.executable).parent
@@ -149,5 +149,6 @@ def clients(ado_world: AdoWorld, tmp_path: Path) -> Clients:
         "POETRY_DATA_DIR": str(tmp_path / "poetry-data"),
         "POETRY_VIRTUALENVS_IN_PROJECT": "true",
         "PYTHONDONTWRITEBYTECODE": "1",
+        "AZURE_AUTHORITY_HOST": f"https://{entra.ENTRA_HOST}",
     }
     return Clients(ado_world, tmp_path, env)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import PACKAGE, Clients, Org
-from tests.fakes import wheels
+from tests.fakes import entra, wheels
+from tests.fakes.artifacts import TENANT
 from tests.fakes.az import jwt
 
 pytestmark = pytest.mark.e2e
@@ -260,3 +261,66 @@ def test_azure_devops_server_gets_a_pat_only(clients: Clients) -> None:
     result = clients.pip_install(url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert_installed(clients.target)
+
+
+def configure_identity(clients: Clients, kind: str) -> None:
+    """A CI identity the fake Entra ID knows, set up the way its platform sets it up."""
+    fake = clients.world.entra
+    if kind == "service principal":
+        client_id, secret = fake.add_secret_client()
+        clients.env.update({"AZURE_CLIENT_ID": client_id, "AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_SECRET": secret})
+    elif kind == "GitHub Actions OIDC":
+        clients.env.update(
+            {
+                "AZURE_CLIENT_ID": fake.add_federated_client(),
+                "AZURE_TENANT_ID": TENANT,
+                "ACTIONS_ID_TOKEN_REQUEST_URL": f"https://{entra.GITHUB_HOST}/_apis/oidctoken?api-version=2.0",
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN": fake.github_request_token,
+                "GITHUB_ACTIONS": "true",
+                "CI": "true",
+            }
+        )
+    elif kind == "workload identity":
+        token_file = clients.tmp / "federated-token"
+        token_file.write_text(fake.issue_assertion("system:serviceaccount:build:pip"))
+        clients.env.update(
+            {
+                "AZURE_CLIENT_ID": fake.add_federated_client(),
+                "AZURE_TENANT_ID": TENANT,
+                "AZURE_FEDERATED_TOKEN_FILE": str(token_file),
+            }
+        )
+    else:
+        raise AssertionError(kind)
+
+
+IDENTITIES = ["service principal", "GitHub Actions OIDC", "workload identity"]
+
+
+@pytest.mark.parametrize("kind", IDENTITIES)
+def test_pip_with_ci_identity(clients: Clients, kind: str) -> None:
+    """pip installs with an Entra token minted for a CI identity; no PAT, no az."""
+    org = clients.new_org()
+    configure_identity(clients, kind)
+    result = clients.pip_install(org.url())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert_installed(clients.target)
+    used = {r.secret for r in clients.world.state.received() if r.status == 200 and f"/{org.name}/" in r.path}
+    assert used, "the feed saw no authorised request"
+    assert all(clients.world.entra.valid_for(secret or "", TENANT) for secret in used)
+    assert all(entra.claims_of(secret or "")["idtyp"] == "app" for secret in used)
+
+
+@pytest.mark.parametrize("kind", IDENTITIES)
+def test_uv_with_ci_identity(clients: Clients, kind: str) -> None:
+    """uv pip install through `keyring get`, with the same identities; later lookups use the token cache."""
+    org = clients.new_org()
+    configure_identity(clients, kind)
+    clients.world.entra.log.clear()
+    result = clients.uv(
+        "pip", "install", "--keyring-provider", "subprocess", "--index-url", org.url(user="VssSessionToken"),
+        "--target", str(clients.target), "--python", sys.executable, PACKAGE,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert_installed(clients.target)
+    assert len(clients.world.entra.grants("client_credentials")) == 1, "one token for every keyring process"
