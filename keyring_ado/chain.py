@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING
 from ._redact import redact
 from .credential import Kind, Token
 from .errors import SourceFailed, SourceUnavailable
+from .sources.azd import AzdSource
 from .sources.azure_cli import AzureCliSource
 from .sources.compat import AccessTokenSource, ExternalFeedEndpointsSource
 from .sources.env import EnvironmentSource
 from .sources.identity import GitHubOidcSource, PipelinesOidcSource, ServicePrincipalSource, WorkloadIdentitySource
+from .sources.managed_identity import ManagedIdentitySource
 from .sources.pipelines import AzurePipelinesSource
 
 if TYPE_CHECKING:
@@ -51,7 +53,9 @@ def default_sources() -> list[Source]:
         WorkloadIdentitySource(),
         GitHubOidcSource(),
         PipelinesOidcSource(),
+        ManagedIdentitySource(),
         AzureCliSource(),
+        AzdSource(),
     ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 from collections.abc import Mapping
 from typing import NamedTuple
@@ -41,6 +42,13 @@ OIDC_REQUEST_URI = "SYSTEM_OIDCREQUESTURI"
 SERVICE_CONNECTION_ID = ("KEYRING_ADO_SERVICE_CONNECTION_ID", "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID")
 PIPELINES_CLIENT_ID = "AZURESUBSCRIPTION_CLIENT_ID"
 PIPELINES_TENANT_ID = "AZURESUBSCRIPTION_TENANT_ID"
+# --- managed identity: ours, and the hosting environments' markers ----------------------------
+MANAGED_IDENTITY = "KEYRING_ADO_MANAGED_IDENTITY"
+MANAGED_IDENTITY_MARKERS = (
+    ("IDENTITY_ENDPOINT", "IDENTITY_HEADER"),  # App Service, Functions, Service Fabric
+    ("IDENTITY_ENDPOINT", "IMDS_ENDPOINT"),  # Azure Arc
+    ("MSI_ENDPOINT",),  # Cloud Shell, Azure ML
+)
 CA_BUNDLE = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 # --- the az devops convention ----------------------------------------------------------------
 AZURE_DEVOPS_EXT_PAT = "AZURE_DEVOPS_EXT_PAT"
@@ -84,6 +92,11 @@ ALL_VARIABLES: tuple[str, ...] = (
     *SERVICE_CONNECTION_ID,
     PIPELINES_CLIENT_ID,
     PIPELINES_TENANT_ID,
+    MANAGED_IDENTITY,
+    "IDENTITY_ENDPOINT",
+    "IDENTITY_HEADER",
+    "IMDS_ENDPOINT",
+    "MSI_ENDPOINT",
     *CA_BUNDLE,
     AZURE_DEVOPS_EXT_PAT,
     *EXTERNAL_FEED_ENDPOINTS,
@@ -96,6 +109,7 @@ ALL_VARIABLES: tuple[str, ...] = (
 )
 
 DEFAULT_AZ_TIMEOUT = 20.0
+_GUID_TEXT = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
 
@@ -173,6 +187,8 @@ class Settings(NamedTuple):
     service_connection_id: str | None = None
     pipelines_client_id: str | None = None
     pipelines_tenant_id: str | None = None
+    managed_identity: str | None = None
+    """``system``, a user-assigned client id, or None (not asked); see :meth:`_Reader.managed_identity`."""
     problems: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
@@ -224,6 +240,7 @@ class Settings(NamedTuple):
             service_connection_id=next((t for n in SERVICE_CONNECTION_ID if (t := reader.text(n))), None),
             pipelines_client_id=reader.text(PIPELINES_CLIENT_ID),
             pipelines_tenant_id=reader.text(PIPELINES_TENANT_ID),
+            managed_identity=reader.managed_identity(),
             ca_bundle=next((environ[n].strip() for n in CA_BUNDLE if environ.get(n, "").strip()), None),
             problems=tuple(reader.problems),
         )
@@ -300,6 +317,24 @@ class _Reader:
             self.problem(f"{name}={raw!r} is not a positive number of seconds; using {default:g}")
             return default
         return value
+
+    def managed_identity(self) -> str | None:
+        """``system`` or a client id when managed identity should be asked, else None.
+
+        Asked only when the hosting environment announces it or the user turns it on: a blind
+        probe of 169.254.169.254 off Azure costs seconds, and minutes behind a proxy."""
+        raw = self.environ.get(MANAGED_IDENTITY, "").strip()
+        if raw.lower() in _TRUE:
+            return "system"
+        if raw and raw.lower() not in _FALSE:
+            if not _GUID_TEXT.match(raw):
+                self.problem(f"{MANAGED_IDENTITY}={raw!r} is neither 1 nor a client id (a GUID); ignoring it")
+                return None
+            return raw.lower()
+        if raw.lower() in {"0", "false", "no", "off"}:
+            return None
+        detected = any(all(self.environ.get(name) for name in marker) for marker in MANAGED_IDENTITY_MARKERS)
+        return "system" if detected else None
 
     def tenant(self) -> str | None:
         raw = self.environ.get(TENANT, "").strip()

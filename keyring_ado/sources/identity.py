@@ -62,7 +62,7 @@ class ServicePrincipalSource:
             credential: Any = azure.identity.ClientSecretCredential(
                 tenant_id, client_id, settings.client_secret, **_options(settings)
             )
-            return _exchange(credential, self.name, settings)
+            return exchange_token(credential, self.name, settings)
         try:
             credential = azure.identity.CertificateCredential(
                 tenant_id,
@@ -77,7 +77,7 @@ class ServicePrincipalSource:
                 f"cannot use {names.CLIENT_CERTIFICATE_PATH} ({settings.client_certificate_path}): {reason}; "
                 "it must be a PEM or PKCS12 file holding the certificate and its RSA private key"
             ) from None
-        return _exchange(credential, self.name, settings)
+        return exchange_token(credential, self.name, settings)
 
 
 class WorkloadIdentitySource:
@@ -217,7 +217,7 @@ def _assertion_exchange(
     import azure.identity  # noqa: PLC0415 - 0.2 s, only when configured
 
     credential = azure.identity.ClientAssertionCredential(tenant_id, client_id, assertion, **_options(settings))
-    return _exchange(credential, name, settings)
+    return exchange_token(credential, name, settings)
 
 
 def _fetch_assertion(  # noqa: PLR0917 - one call site per issuer, read side by side
@@ -240,11 +240,11 @@ def _fetch_assertion(  # noqa: PLR0917 - one call site per issuer, read side by 
     return value
 
 
-def _exchange(credential: Any, name: str, settings: Settings) -> Token:  # noqa: ANN401 - any azure-identity credential
+def exchange_token(credential: Any, name: str, settings: Settings) -> Token:  # noqa: ANN401 - any azure-identity credential
     from azure.core.exceptions import AzureError  # noqa: PLC0415
     from azure.identity import CredentialUnavailableError  # noqa: PLC0415
 
-    _quiet_azure_loggers()
+    quiet_azure_loggers()
     secrets = [settings.client_secret, settings.client_certificate_password, settings.github_request_token,
                settings.system_access_token]  # fmt: skip
     try:
@@ -267,7 +267,7 @@ def _first_line(text: str) -> str:
     return (meaningful[0] if meaningful else "no detail")[:300]
 
 
-def _quiet_azure_loggers() -> None:
+def quiet_azure_loggers() -> None:
     """azure-identity logs its own failure warnings; ours say the same in one line. Quiet theirs,
     unless the application configured those loggers itself."""
     for logger_name in ("azure", "msal"):

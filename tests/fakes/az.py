@@ -87,3 +87,42 @@ def jwt(lifetime: float = 3600, **claims: object) -> str:
     }
     signature = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
     return f"{b64({'typ': 'JWT', 'alg': 'RS256'})}.{b64(body)}.{signature}"
+
+
+AZD_SCRIPT = r"""#!{python}
+import json, sys, time
+from pathlib import Path
+here = Path(__file__).resolve().parent
+config = json.loads((here / "azd.json").read_text())
+with open(here / "azd.log", "a") as log:
+    log.write(json.dumps(sys.argv[1:]) + "\n")
+mode, token = config["mode"], config.get("token", "")
+if mode == "token":
+    expires = time.gmtime(time.time() + config.get("lifetime", 3600))
+    print(json.dumps({{"token": token, "expiresOn": time.strftime("%Y-%m-%dT%H:%M:%SZ", expires)}}))
+elif mode == "not_logged_in":
+    sys.stderr.write("ERROR: not logged in, run `azd auth login` to login\n")
+    sys.exit(1)
+elif mode == "garbage":
+    print("surprise " + token)
+"""
+
+
+class FakeAzd:
+    """A fake ``azd``: logs its argv; modes ``token``, ``not_logged_in``, ``garbage``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / "azd"
+        self.path.write_text(AZD_SCRIPT.format(python=sys.executable))
+        self.path.chmod(self.path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        self.configure("not_logged_in")
+
+    def configure(self, mode: str, token: str = "") -> None:
+        (self.directory / "azd.json").write_text(json.dumps({"mode": mode, "token": token}))
+
+    @property
+    def calls(self) -> list[list[str]]:
+        log = self.directory / "azd.log"
+        return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []

@@ -1,0 +1,76 @@
+"""Azure Developer CLI: ``azd auth token``, after az, for developers who signed in with azd."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from .._redact import quote_output
+from ..credential import Kind, Token
+from ..errors import SourceFailed, SourceUnavailable
+from .azure_cli import AZURE_DEVOPS_RESOURCE
+
+if TYPE_CHECKING:
+    from ..feeds import Feed
+    from ..settings import Settings
+
+
+class AzdSource:
+    name = "azd"
+    server_capable = False
+
+    def identity(self, feed: Feed, settings: Settings) -> str:
+        _executable()
+        return "azd"
+
+    def get_token(self, feed: Feed, settings: Settings) -> Token:
+        executable = _executable()
+        from .. import _process  # noqa: PLC0415
+        from ..discovery import authority_for  # noqa: PLC0415
+
+        authority = authority_for(feed, settings)
+        argv = [
+            executable,
+            "auth",
+            "token",
+            "--output",
+            "json",
+            "--no-prompt",
+            "--scope",
+            f"{AZURE_DEVOPS_RESOURCE}/.default",
+        ]
+        if authority.specific:
+            argv += ["--tenant-id", authority.tenant]
+        try:
+            result = _process.run(argv, timeout=settings.az_timeout)
+        except _process.ProcessTimeout as exc:
+            raise SourceFailed(
+                f"{exc}; run `azd auth token --scope {AZURE_DEVOPS_RESOURCE}/.default` to see why"
+            ) from None
+        except OSError as exc:
+            raise SourceFailed(f"could not start {executable}: {exc.strerror or exc}") from None
+        if result.returncode != 0:
+            said = result.stderr + result.stdout
+            if "azd auth login" in said and "AADSTS" not in said:
+                raise SourceUnavailable("azd is not logged in; run `azd auth login`")
+            raise SourceFailed(f"azd auth token exited with {result.returncode}: {quote_output(said)}")
+        try:
+            document = json.loads(result.stdout)
+            secret, expires = document["token"], document["expiresOn"]
+            expires_on = datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp()
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise SourceFailed(
+                f"azd auth token printed something that is not a token: {quote_output(result.stdout)}"
+            ) from None
+        if not isinstance(secret, str) or not secret:
+            raise SourceFailed("azd auth token printed an empty token")
+        return Token(secret, Kind.ENTRA, source=self.name, expires_on=expires_on)
+
+
+def _executable() -> str:
+    executable = shutil.which("azd")
+    if executable is None:
+        raise SourceUnavailable("the Azure Developer CLI (azd) is not on PATH")
+    return executable
