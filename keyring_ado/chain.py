@@ -5,7 +5,6 @@ Imported lazily by the backend, only once a service string has matched a feed.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -23,6 +22,7 @@ from .sources.env import EnvironmentSource
 from .sources.identity import GitHubOidcSource, PipelinesOidcSource, ServicePrincipalSource, WorkloadIdentitySource
 from .sources.managed_identity import ManagedIdentitySource
 from .sources.pipelines import AzurePipelinesSource
+from .sources.signin import SignInSource
 
 if TYPE_CHECKING:
     from .feeds import Feed
@@ -56,6 +56,7 @@ def default_sources() -> list[Source]:
         ManagedIdentitySource(),
         AzureCliSource(),
         AzdSource(),
+        SignInSource(),
     ]
 
 
@@ -98,17 +99,12 @@ def resolve(feed: Feed, settings: Settings, sources: Sequence[Source]) -> Token 
     cache's lock is taken (parallel processes then fetch once) and the new token is stored.
     """
     _report_problems(settings)
-    with contextlib.ExitStack() as held:
-        return _resolve(feed, settings, sources, held)
-
-
-def _resolve(feed: Feed, settings: Settings, sources: Sequence[Source], held: contextlib.ExitStack) -> Token | None:
     tried: list[str] = []
     for source in sources:
         if feed.server and not source.server_capable:
             continue
         try:
-            token = _ask(source, feed, settings, held)
+            token = _ask(source, feed, settings)
         except SourceUnavailable as exc:
             _log.debug("keyring-ado: %s: %s", source.name, exc)
             tried.append(f"{source.name} ({exc})")
@@ -146,8 +142,11 @@ def _resolve(feed: Feed, settings: Settings, sources: Sequence[Source], held: co
     return None
 
 
-def _ask(source: Source, feed: Feed, settings: Settings, held: contextlib.ExitStack) -> Token:
-    """``source.get_token``, through the cross-process token cache when the source has an identity."""
+def _ask(source: Source, feed: Feed, settings: Settings) -> Token:
+    """``source.get_token``, through the cross-process token cache when the source has an identity.
+
+    The cache's lock is held only while this one source fetches, so that parallel processes fetch
+    once, and released before the next source is asked."""
     identity_of = getattr(source, "identity", None)
     if identity_of is None or feed.server or settings.cache_dir is None:
         return source.get_token(feed, settings)
@@ -156,14 +155,16 @@ def _ask(source: Source, feed: Feed, settings: Settings, held: contextlib.ExitSt
 
     store = TokenCache(Path(settings.cache_dir))
     cached = store.get(feed, identity)
-    if cached is None and held.enter_context(store.locked(timeout=settings.az_timeout + 5)):
-        cached = store.get(feed, identity)  # another process may have fetched it while we waited
     if cached is not None:
         return cached
-    token = source.get_token(feed, settings)
-    if token.fresh():
-        store.put(feed, identity, token)
-    return token
+    with store.locked(timeout=settings.az_timeout + 5) as waited:
+        cached = store.get(feed, identity) if waited else None  # fetched by another process meanwhile?
+        if cached is not None:
+            return cached
+        token = source.get_token(feed, settings)
+        if token.fresh():
+            store.put(feed, identity, token)
+        return token
 
 
 def _recall(key: tuple[str, str]) -> tuple[Token | None] | None:

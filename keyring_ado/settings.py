@@ -42,6 +42,15 @@ OIDC_REQUEST_URI = "SYSTEM_OIDCREQUESTURI"
 SERVICE_CONNECTION_ID = ("KEYRING_ADO_SERVICE_CONNECTION_ID", "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID")
 PIPELINES_CLIENT_ID = "AZURESUBSCRIPTION_CLIENT_ID"
 PIPELINES_TENANT_ID = "AZURESUBSCRIPTION_TENANT_ID"
+# --- our own sign-in --------------------------------------------------------------------------
+SIGNIN_CLIENT_ID = "KEYRING_ADO_CLIENT_ID"
+ALLOW_UNENCRYPTED_CACHE = "KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE"
+SIGNIN_TIMEOUT = "KEYRING_ADO_SIGNIN_TIMEOUT"
+DEFAULT_SIGNIN_CLIENT_ID = "d5a56ea4-7369-46b8-a538-c370805301bf"  # Azure Artifacts (Microsoft's own)
+DEFAULT_SIGNIN_TIMEOUT = 180.0
+DISPLAY_MARKERS = ("DISPLAY", "WAYLAND_DISPLAY")
+SSH_MARKERS = ("SSH_CONNECTION", "SSH_TTY")
+PIP_NO_INPUT = "PIP_NO_INPUT"
 # --- managed identity: ours, and the hosting environments' markers ----------------------------
 MANAGED_IDENTITY = "KEYRING_ADO_MANAGED_IDENTITY"
 MANAGED_IDENTITY_MARKERS = (
@@ -92,6 +101,12 @@ ALL_VARIABLES: tuple[str, ...] = (
     *SERVICE_CONNECTION_ID,
     PIPELINES_CLIENT_ID,
     PIPELINES_TENANT_ID,
+    SIGNIN_CLIENT_ID,
+    ALLOW_UNENCRYPTED_CACHE,
+    SIGNIN_TIMEOUT,
+    *DISPLAY_MARKERS,
+    *SSH_MARKERS,
+    PIP_NO_INPUT,
     MANAGED_IDENTITY,
     "IDENTITY_ENDPOINT",
     "IDENTITY_HEADER",
@@ -187,6 +202,11 @@ class Settings(NamedTuple):
     service_connection_id: str | None = None
     pipelines_client_id: str | None = None
     pipelines_tenant_id: str | None = None
+    signin_client_id: str = DEFAULT_SIGNIN_CLIENT_ID
+    allow_unencrypted_cache: bool = False
+    signin_timeout: float = DEFAULT_SIGNIN_TIMEOUT
+    display: bool = False
+    """A graphical session a browser could open in (and not an SSH login)."""
     managed_identity: str | None = None
     """``system``, a user-assigned client id, or None (not asked); see :meth:`_Reader.managed_identity`."""
     problems: tuple[str, ...] = ()
@@ -218,7 +238,9 @@ class Settings(NamedTuple):
             access_token=access_token if prefixes else None,
             access_token_variable=token_var,
             uri_prefixes=prefixes,
-            non_interactive=reader.flag(NONINTERACTIVE) or reader.flag(ARTIFACTS_KEYRING_NONINTERACTIVE),
+            non_interactive=reader.flag(NONINTERACTIVE)
+            or reader.flag(ARTIFACTS_KEYRING_NONINTERACTIVE)
+            or environ.get(PIP_NO_INPUT, "").strip().lower() in _TRUE,
             in_ci=any(environ.get(name, "").strip().lower() not in _FALSE for name in CI_MARKERS),
             tf_build=environ.get(TF_BUILD, "").strip().lower() not in _FALSE,
             system_access_token=reader.secret(SYSTEM_ACCESSTOKEN, report_empty=False),
@@ -240,10 +262,22 @@ class Settings(NamedTuple):
             service_connection_id=next((t for n in SERVICE_CONNECTION_ID if (t := reader.text(n))), None),
             pipelines_client_id=reader.text(PIPELINES_CLIENT_ID),
             pipelines_tenant_id=reader.text(PIPELINES_TENANT_ID),
+            signin_client_id=(reader.text(SIGNIN_CLIENT_ID) or DEFAULT_SIGNIN_CLIENT_ID).lower(),
+            allow_unencrypted_cache=reader.flag(ALLOW_UNENCRYPTED_CACHE),
+            signin_timeout=reader.seconds(SIGNIN_TIMEOUT, DEFAULT_SIGNIN_TIMEOUT),
+            display=_display(environ),
             managed_identity=reader.managed_identity(),
             ca_bundle=next((environ[n].strip() for n in CA_BUNDLE if environ.get(n, "").strip()), None),
             problems=tuple(reader.problems),
         )
+
+
+def _display(environ: Mapping[str, str]) -> bool:
+    if any(environ.get(name) for name in SSH_MARKERS):
+        return False
+    if sys.platform in {"win32", "darwin"}:
+        return True
+    return any(environ.get(name) for name in DISPLAY_MARKERS)
 
 
 def is_disabled(environ: Mapping[str, str]) -> bool:

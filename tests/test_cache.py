@@ -236,3 +236,20 @@ def test_another_az_login_does_not_get_the_cached_token(tmp_path: Path, fake_az:
         process.communicate(timeout=60)
         assert process.returncode == 0
     assert len(fake_az.calls) == 2
+
+
+def test_two_cached_sources_in_one_lookup_do_not_wait_on_each_other(tmp_path: Path, fake_az: FakeAz) -> None:
+    """az and azd both miss: each holds the cache's lock only for its own fetch, so no self-wait."""
+    from tests.fakes.az import FakeAzd
+
+    azd = FakeAzd(fake_az.directory)  # both on PATH, both not logged in
+    assert azd.calls == []
+    env = process_env(tmp_path, fake_az)
+    env["KEYRING_ADO_TENANT"] = "organizations"
+    started = time.monotonic()
+    process = keyring_get(env)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert "az (az is not logged in" in err
+    assert "azd (azd is not logged in" in err
+    assert time.monotonic() - started < 10

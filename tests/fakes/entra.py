@@ -184,20 +184,13 @@ class FakeEntra:
         grant = form.get("grant_type")
         client_id = form.get("client_id", "")
         scope = form.get("scope", "")
+        if grant == DEVICE_CODE_GRANT and form.get("device_code") in self.flows:
+            scope = scope or self.flows[form["device_code"]].scope
         if ADO_RESOURCE not in scope:
             return _error(400, "invalid_scope", "AADSTS70011: The provided scope is not valid.")
         if grant == "client_credentials":
-            assertion = form.get("client_assertion", "")
-            if form.get("client_assertion_type") == JWT_BEARER and client_id in self.certificate_clients:
-                claims = claims_of(assertion)  # a certificate-signed assertion names the app twice
-                if not (claims.get("iss") == claims.get("sub") == client_id and claims.get("exp", 0) > time.time()):
-                    return _error(401, "invalid_client", "AADSTS700027: Client assertion failed signature validation.")
-            elif form.get("client_assertion_type") == JWT_BEARER:
-                if client_id not in self.federated or assertion not in self.assertions:
-                    return _error(401, "invalid_client", "AADSTS700213: No matching federated identity record found.")
-            elif self.secrets.get(client_id) != form.get("client_secret"):
-                return _error(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
-            return _json(200, self._access(tenant, client_id, app=True))
+            refused = self._client_refused(client_id, form)
+            return refused or _json(200, self._access(tenant, client_id, app=True))
         if grant == DEVICE_CODE_GRANT:
             flow = self.flows.get(form.get("device_code", ""))
             if flow is None:
@@ -213,6 +206,19 @@ class FakeEntra:
                 return _error(400, "invalid_grant", "AADSTS700082: The refresh token has expired.")
             return _json(200, self._user_tokens(tenant, client_id, scope))
         return _error(400, "unsupported_grant_type", f"AADSTS70003: grant type {grant} is not supported.")
+
+    def _client_refused(self, client_id: str, form: dict[str, str]) -> Response | None:
+        assertion = form.get("client_assertion", "")
+        if form.get("client_assertion_type") == JWT_BEARER and client_id in self.certificate_clients:
+            claims = claims_of(assertion)  # a certificate-signed assertion names the app twice
+            if not (claims.get("iss") == claims.get("sub") == client_id and claims.get("exp", 0) > time.time()):
+                return _error(401, "invalid_client", "AADSTS700027: Client assertion failed signature validation.")
+        elif form.get("client_assertion_type") == JWT_BEARER:
+            if client_id not in self.federated or assertion not in self.assertions:
+                return _error(401, "invalid_client", "AADSTS700213: No matching federated identity record found.")
+        elif self.secrets.get(client_id) != form.get("client_secret"):
+            return _error(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
+        return None
 
     def _access(self, tenant: str, client_id: str, *, app: bool) -> dict[str, Any]:
         tid = self.tenant if tenant in {"organizations", "common"} else tenant
@@ -275,6 +281,7 @@ def _json(status: int, document: dict[str, Any]) -> Response:
 
 
 def _error(status: int, error: str, description: str) -> Response:
-    return _json(status, {"error": error, "error_description": description, "error_codes": [int(description[6:12])],
+    code = int(description.removeprefix("AADSTS").partition(":")[0])
+    return _json(status, {"error": error, "error_description": description, "error_codes": [code],
                           "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ"), "trace_id": str(uuid.uuid4()),
                           "correlation_id": str(uuid.uuid4())})  # fmt: skip

@@ -1,0 +1,204 @@
+"""Our own sign-in: msal, silent from a persistent cache first, then once, interactively, if a person
+is there to answer.
+
+* Client: the Azure Artifacts public client (``KEYRING_ADO_CLIENT_ID`` to use your organisation's
+  own app registration); authority: the feed's tenant, or ``organizations``.
+* Cache: msal's token cache, persisted encrypted where the platform offers it (DPAPI on Windows,
+  the Keychain on macOS, the Secret Service on Linux). Where it does not, the sign-in is refused
+  unless ``KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE=1`` allows an owner-only file.
+* Interactive only when a person can answer: not in CI, not with ``KEYRING_ADO_NONINTERACTIVE`` /
+  ``ARTIFACTS_KEYRING_NONINTERACTIVE_MODE`` / ``PIP_NO_INPUT``, and with a terminal reachable through
+  ``/dev/tty`` or stderr. A browser when there is a display, else a device code, with the prompt on
+  the terminal, never on stdout. Bounded by ``KEYRING_ADO_SIGNIN_TIMEOUT`` (180 s).
+* One prompt for many processes: the sign-in holds a lock file; whoever waited on it looks in the
+  cache again before prompting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from .._jsonfile import JsonFile
+from .._redact import redact
+from ..credential import Kind, Token
+from ..discovery import DEFAULT_AUTHORITY_HOST, TRUSTED_AUTHORITY_HOSTS, authority_for
+from ..errors import SourceFailed, SourceUnavailable
+from .identity import SCOPE, quiet_azure_loggers
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from ..feeds import Feed
+    from ..settings import Settings
+
+_log = logging.getLogger(__name__)
+HTTP_TIMEOUT = 15
+
+
+class SignInSource:
+    """Entra ID sign-in of a person, remembered across processes."""
+
+    name = "sign-in"
+    server_capable = False
+
+    def identity(self, feed: Feed, settings: Settings) -> str:
+        return f"msal:{settings.signin_client_id}"
+
+    def get_token(self, feed: Feed, settings: Settings) -> Token:
+        if settings.cache_dir is None:
+            raise SourceUnavailable("KEYRING_ADO_CACHE=off, and a sign-in needs somewhere to be remembered")
+        directory = Path(settings.cache_dir)
+        cache, not_kept = _open_cache(directory, settings)
+        remembered = any(True for _ in cache.search(cache.CredentialType.ACCOUNT))  # local: no request yet
+        refusal = _why_not_interactive(settings)
+        if not remembered and refusal:
+            raise SourceUnavailable(f"no remembered sign-in, and {refusal}")
+        try:
+            app = _application(settings, authority_for(feed, settings).tenant, cache)
+            token = _silent(app) if remembered else None
+            if token is not None:
+                return token
+            if refusal:
+                raise SourceUnavailable(f"the remembered sign-in has expired, and {refusal}")
+            if not_kept:
+                raise SourceFailed(
+                    f"cannot keep a sign-in encrypted on this machine ({not_kept}); set "
+                    "KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE=1 to keep it in an owner-only file instead, "
+                    "or use `az login` or KEYRING_ADO_PAT"
+                )
+            with JsonFile(directory / "signin.json").locked(timeout=settings.signin_timeout + 10):
+                token = _silent(app)  # another process may have signed in while we waited
+                return token if token is not None else _interactive(app, settings)
+        except (OSError, ValueError) as exc:  # requests' errors are OSErrors; msal raises ValueError
+            host = settings.authority_host or DEFAULT_AUTHORITY_HOST
+            raise SourceFailed(f"could not reach Entra ID ({host}): {_first_line(redact(str(exc)))}") from None
+
+
+def _open_cache(directory: Path, settings: Settings) -> tuple[Any, str | None]:
+    """``(cache, None)`` when sign-ins can be kept as the policy allows; else an in-memory cache and why."""
+    from msal_extensions import FilePersistence, PersistedTokenCache, build_encrypted_persistence  # noqa: PLC0415
+
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        persistence = build_encrypted_persistence(str(directory / "msal-cache.bin"))
+        if not Path(persistence.get_location()).exists():
+            persistence.save("{}")  # so a missing Secret Service shows now, not after a sign-in
+        return PersistedTokenCache(persistence), None
+    except Exception as exc:
+        reason = f"no encrypted storage: {_first_line(str(exc))}"
+    if settings.allow_unencrypted_cache:
+        path = directory / "msal-cache.json"
+        persistence = FilePersistence(str(path))
+        if not path.exists():
+            persistence.save("{}")
+        path.chmod(0o600)
+        return PersistedTokenCache(persistence), None
+    import msal  # noqa: PLC0415
+
+    return msal.TokenCache(), reason
+
+
+def _application(settings: Settings, tenant: str, cache: Any) -> Any:  # noqa: ANN401 - msal's own types
+    import msal  # noqa: PLC0415
+
+    quiet_azure_loggers()
+    host = (settings.authority_host or DEFAULT_AUTHORITY_HOST).removeprefix("https://").rstrip("/")
+    return msal.PublicClientApplication(
+        settings.signin_client_id,
+        authority=f"https://{host}/{tenant}",
+        token_cache=cache,
+        timeout=HTTP_TIMEOUT,
+        instance_discovery=host.split(":")[0] in TRUSTED_AUTHORITY_HOSTS,
+        verify=settings.ca_bundle or True,
+    )
+
+
+def _silent(app: Any) -> Token | None:  # noqa: ANN401
+    for account in app.get_accounts():
+        try:
+            result = app.acquire_token_silent([SCOPE], account=account)
+        except Exception as exc:
+            _log.debug("keyring-ado: silent sign-in failed: %s", type(exc).__name__)
+            continue
+        if result and "access_token" in result:
+            return _token(result, "sign-in (remembered)")
+    return None
+
+
+def _interactive(app: Any, settings: Settings) -> Token:  # noqa: ANN401
+    deadline = time.monotonic() + settings.signin_timeout
+    if settings.display:
+        try:
+            result = app.acquire_token_interactive(
+                [SCOPE], prompt="select_account", timeout=int(settings.signin_timeout)
+            )
+        except Exception as exc:
+            _log.debug("keyring-ado: browser sign-in unavailable (%s); using a device code", type(exc).__name__)
+        else:
+            if "access_token" in result:
+                return _token(result, "sign-in (browser)")
+    flow = app.initiate_device_flow(scopes=[SCOPE])
+    if "user_code" not in flow:
+        raise SourceFailed(f"Entra ID did not start a device-code sign-in: {_describe(flow)}")
+    with _terminal() as terminal:
+        terminal.write(f"keyring-ado: {flow.get('message', '')}\n")
+        terminal.flush()
+        result = app.acquire_token_by_device_flow(flow, exit_condition=lambda _: time.monotonic() > deadline)
+        if "access_token" not in result:
+            raise SourceFailed(
+                f"the sign-in did not complete within {settings.signin_timeout:g} s ({_describe(result)}); "
+                "run `keyring get URL user` again, or raise KEYRING_ADO_SIGNIN_TIMEOUT"
+            )
+        terminal.write("keyring-ado: signed in.\n")
+        terminal.flush()
+    return _token(result, "sign-in (device code)")
+
+
+def _why_not_interactive(settings: Settings) -> str | None:
+    if settings.in_ci:
+        return "this is a CI run (no one to answer a prompt)"
+    if settings.non_interactive:
+        return (
+            "prompts are turned off (KEYRING_ADO_NONINTERACTIVE, ARTIFACTS_KEYRING_NONINTERACTIVE_MODE or PIP_NO_INPUT)"
+        )
+    if not _terminal_reachable():
+        return "no terminal to show a sign-in prompt on"
+    return None
+
+
+def _terminal_reachable() -> bool:
+    try:
+        with open("/dev/tty", "w"):
+            return True
+    except OSError:
+        return bool(sys.stderr and sys.stderr.isatty())
+
+
+@contextlib.contextmanager
+def _terminal() -> Iterator[IO[str]]:
+    """The controlling terminal when there is one (pip hides a subprocess's stderr), else stderr."""
+    try:
+        handle = open("/dev/tty", "w")  # noqa: SIM115
+    except OSError:
+        yield sys.stderr
+        return
+    with handle:
+        yield handle
+
+
+def _token(result: dict[str, Any], source: str) -> Token:
+    expires_in = float(result.get("expires_in", 3600))
+    return Token(result["access_token"], Kind.ENTRA, source=source, expires_on=time.time() + expires_in)
+
+
+def _describe(result: dict[str, Any]) -> str:
+    return _first_line(redact(str(result.get("error_description") or result.get("error") or "no detail")))
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "no detail")[:300]

@@ -1,0 +1,115 @@
+"""Our own sign-in against the fake Entra ID: device code, the remembered sign-in, and the refusals."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from keyring_ado.errors import SourceFailed, SourceUnavailable
+from keyring_ado.settings import Settings
+from keyring_ado.sources import signin
+from keyring_ado.sources.signin import SignInSource
+from tests.conftest import AdoWorld
+from tests.fakes import entra
+from tests.fakes.artifacts import TENANT
+from tests.helpers import feed
+
+
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    """A person at a terminal: what the sign-in writes to it is captured here."""
+    screen = io.StringIO()
+
+    class Screen:
+        def __enter__(self) -> io.StringIO:
+            return screen
+
+        def __exit__(self, *args: object) -> None:
+            return None
+
+    monkeypatch.setattr(signin, "_terminal_reachable", lambda: True)
+    monkeypatch.setattr(signin, "_terminal", Screen)
+    return screen
+
+
+def current(monkeypatch: pytest.MonkeyPatch, **values: str) -> Settings:
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("KEYRING_ADO_TENANT", TENANT)
+    return Settings.from_environ(os.environ)
+
+
+def test_device_code_then_remembered(routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A device-code sign-in completes after the fake's two pending polls; a new app reuses it silently."""
+    settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1")
+    routed.entra.log.clear()
+    token = SignInSource().get_token(feed(), settings)
+    assert routed.entra.valid_for(token.secret, TENANT)
+    assert entra.claims_of(token.secret)["upn"] == "alice@contoso.test"
+    assert "enter the code" in terminal.getvalue()
+    assert terminal.getvalue().endswith("keyring-ado: signed in.\n")
+    assert len(routed.entra.grants(entra.DEVICE_CODE_GRANT)) == 3  # two pending, one granted
+    cache = Path(settings.cache_dir or "") / "msal-cache.json"
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+    assert json.loads(cache.read_text())["RefreshToken"], "the sign-in is kept for later processes"
+    terminal.truncate(0)
+    again = SignInSource().get_token(feed(), settings)  # a new msal app: only the persisted cache
+    assert again.source == "sign-in (remembered)"
+    assert terminal.getvalue() == ""
+    assert len(routed.entra.grants(entra.DEVICE_CODE_GRANT)) == 3
+
+
+def test_refuses_unencrypted_storage_without_opt_in(
+    routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No Secret Service here: no sign-in is kept in plain text unless the user allows it."""
+    settings = current(monkeypatch)
+    with pytest.raises(SourceFailed, match="KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE=1"):
+        SignInSource().get_token(feed(), settings)
+    assert terminal.getvalue() == ""
+    assert not list(Path(settings.cache_dir or "").glob("msal-cache.json"))
+
+
+@pytest.mark.parametrize(
+    ("environ", "reason"),
+    [
+        ({"CI": "true"}, "CI run"),
+        ({"KEYRING_ADO_NONINTERACTIVE": "1"}, "prompts are turned off"),
+        ({"ARTIFACTS_KEYRING_NONINTERACTIVE_MODE": "true"}, "prompts are turned off"),
+        ({"PIP_NO_INPUT": "1"}, "prompts are turned off"),
+    ],
+)
+def test_no_prompt_without_a_person(
+    routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], reason: str
+) -> None:
+    """CI and the non-interactive switches: unavailable, nothing shown, no device code asked for."""
+    settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1", **environ)
+    routed.entra.log.clear()
+    with pytest.raises(SourceUnavailable, match=reason):
+        SignInSource().get_token(feed(), settings)
+    assert terminal.getvalue() == ""
+    assert not [e for e in routed.entra.log if e["path"].endswith("/devicecode")]
+
+
+def test_no_terminal(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No /dev/tty and no terminal on stderr: unavailable."""
+    monkeypatch.setattr(signin, "_terminal_reachable", lambda: False)
+    settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1")
+    with pytest.raises(SourceUnavailable, match="no terminal"):
+        SignInSource().get_token(feed(), settings)
+
+
+def test_timeout_is_bounded(routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nobody completes the sign-in: it gives up after KEYRING_ADO_SIGNIN_TIMEOUT with what to do."""
+    routed.entra.polls_before_approval = 1000
+    try:
+        settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1", KEYRING_ADO_SIGNIN_TIMEOUT="2")
+        with pytest.raises(SourceFailed, match="did not complete within 2 s"):
+            SignInSource().get_token(feed(), settings)
+    finally:
+        routed.entra.polls_before_approval = 2
