@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import PACKAGE, Clients, Org
+from tests.e2e.conftest import BIN, PACKAGE, Clients, Org
 from tests.fakes import entra, wheels
 from tests.fakes.artifacts import TENANT
 from tests.fakes.az import jwt
@@ -324,3 +326,70 @@ def test_uv_with_ci_identity(clients: Clients, kind: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert_installed(clients.target)
     assert len(clients.world.entra.grants("client_credentials")) == 1, "one token for every keyring process"
+
+
+def signin_env(clients: Clients) -> None:
+    clients.env["KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE"] = "1"  # no Secret Service on these machines
+    clients.world.entra.log.clear()
+
+
+def device_code_grants(clients: Clients) -> int:
+    return len([e for e in clients.world.entra.log if e["path"].endswith("/devicecode")])
+
+
+def test_device_code_sign_in_then_silent(clients: Clients) -> None:
+    """uv at a terminal: one device-code sign-in, completed after the fake's two pending polls;
+    then pip, with no terminal at all, is served silently with no new sign-in."""
+    from tests.e2e import terminal
+
+    org = clients.new_org()
+    signin_env(clients)
+    session = terminal.run(
+        [str(BIN / "uv"), "pip", "install", "--keyring-provider", "subprocess", "--index-url",
+         org.url(user="VssSessionToken"), "--target", str(clients.target), "--python", sys.executable, PACKAGE],
+        clients.env, clients.tmp,
+    )  # fmt: skip
+    assert session.returncode == 0, session.stdout + session.stderr + session.screen
+    assert "To sign in, use a web browser to open the page https://microsoft.com/devicelogin" in session.screen
+    assert "keyring-ado: signed in." in session.screen
+    assert device_code_grants(clients) == 1
+    assert len(clients.world.entra.grants(entra.DEVICE_CODE_GRANT)) == 3  # pending, pending, granted
+    assert_installed(clients.target)
+    # A second client, another process, no terminal: the remembered sign-in, no prompt.
+    (clients.tmp / "home" / ".cache" / "keyring-ado" / "tokens.json").unlink()  # force msal's own cache
+    shutil.rmtree(clients.target)
+    second = clients.pip_install(org.url())
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert_installed(clients.target)
+    assert device_code_grants(clients) == 1
+    assert "devicelogin" not in second.stdout + second.stderr
+
+
+def test_parallel_processes_share_one_prompt(clients: Clients) -> None:
+    """Two `keyring get` processes at two terminals at once: one device-code prompt, both answered."""
+    from tests.e2e import terminal
+
+    org = clients.new_org()
+    signin_env(clients)
+    argv = [str(BIN / "keyring"), "get", org.url(), "VssSessionToken"]
+    running = [terminal.start(argv, clients.env, clients.tmp) for _ in range(2)]
+    sessions = [terminal.finish(started) for started in running]
+    assert [s.returncode for s in sessions] == [0, 0], [s.stderr + s.screen for s in sessions]
+    assert sessions[0].stdout == sessions[1].stdout
+    assert clients.world.entra.valid_for(sessions[0].stdout.strip(), TENANT)
+    assert sum("devicelogin" in s.screen for s in sessions) == 1
+    assert device_code_grants(clients) == 1
+
+
+def test_ci_without_any_source_is_quick_and_clear(clients: Clients) -> None:
+    """CI=true, nothing configured: `keyring get` ends within 5 s, one line on stderr, nothing on stdout."""
+    org = clients.new_org()
+    clients.env["CI"] = "true"
+    started = time.monotonic()
+    result = clients.tool("keyring", "get", org.url(), "VssSessionToken")
+    assert time.monotonic() - started < 5
+    assert (result.returncode, result.stdout) == (1, "")
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "sign-in (no remembered sign-in, and this is a CI run" in lines[0]
+    assert lines[0].endswith("Run `az login`, or set KEYRING_ADO_PAT to a PAT with the Packaging (Read) scope.")
