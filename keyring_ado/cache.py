@@ -38,7 +38,7 @@ FILE_NAME = "tokens.json"
 READ_MARGIN = 600.0
 #: ...and longer for uploads, which can run for a while after the lookup.
 UPLOAD_MARGIN = 1200.0
-_PERSISTED_KINDS = frozenset({Kind.ENTRA})
+_PERSISTED_KINDS = frozenset({Kind.ENTRA, Kind.SESSION})
 
 
 class TokenCache(JsonFile):

@@ -37,8 +37,8 @@ REUSE_MARGIN = 300.0
 MISS_TTL = 30.0
 
 _lock = threading.Lock()
-_key_locks: dict[tuple[str, str], threading.Lock] = {}
-_remembered: dict[tuple[str, str], tuple[Token | None, float]] = {}
+_key_locks: dict[tuple[str, str, bool], threading.Lock] = {}
+_remembered: dict[tuple[str, str, bool], tuple[Token | None, float]] = {}
 _reported: set[str] = set()
 
 
@@ -62,7 +62,7 @@ def default_sources() -> list[Source]:
 
 def lookup(feed: Feed, settings: Settings, sources: Sequence[Source] | None = None) -> Token | None:
     """A token for *feed*, from this process's memory or the sources; None when there is none."""
-    key = feed.key
+    key = _memory_key(feed)
     found = _recall(key)
     if found is not None:
         return found[0]
@@ -81,7 +81,7 @@ def lookup(feed: Feed, settings: Settings, sources: Sequence[Source] | None = No
 def recall(feed: Feed) -> tuple[Token | None] | None:
     """What this process remembers for the feed's organisation: ``(token,)``, ``(None,)`` for a
     recent miss, or None when it has to be looked up. The fast path for repeated asks."""
-    return _recall(feed.key)
+    return _recall(_memory_key(feed))
 
 
 def forget() -> None:
@@ -150,8 +150,13 @@ def _ask(source: Source, feed: Feed, settings: Settings) -> Token:
     identity_of = getattr(source, "identity", None)
     if identity_of is None or feed.server or settings.cache_dir is None:
         return source.get_token(feed, settings)
-    identity = identity_of(feed, settings)  # cheap; raises SourceUnavailable when it has nothing
+    signed_in = identity_of(feed, settings)  # cheap; raises SourceUnavailable when it has nothing
+    from . import session  # noqa: PLC0415
     from .cache import TokenCache  # noqa: PLC0415 - file I/O only for sources worth caching
+
+    # With session tokens on, each scope has its own entry; the Entra token they are bought with
+    # is kept under the plain identity, so that the other scope needs no second sign-in.
+    identity = f"{signed_in}|{session.scope_for(feed)}" if settings.session_token else signed_in
 
     store = TokenCache(Path(settings.cache_dir))
     cached = store.get(feed, identity)
@@ -161,13 +166,25 @@ def _ask(source: Source, feed: Feed, settings: Settings) -> Token:
         cached = store.get(feed, identity) if waited else None  # fetched by another process meanwhile?
         if cached is not None:
             return cached
-        token = source.get_token(feed, settings)
+        raw = store.get(feed, signed_in) if identity != signed_in else None
+        token = raw or source.get_token(feed, settings)
+        if session.wanted(feed, token, settings):
+            from .discovery import authority_for  # noqa: PLC0415
+
+            if raw is None and token.fresh():
+                store.put(feed, signed_in, token)
+            token = session.exchange(feed, token, settings, authority_for(feed, settings).session_endpoint)
         if token.fresh():
             store.put(feed, identity, token)
         return token
 
 
-def _recall(key: tuple[str, str]) -> tuple[Token | None] | None:
+def _memory_key(feed: Feed) -> tuple[str, str, bool]:
+    """Per organisation, and uploads apart: a read-only session token must not serve an upload."""
+    return (*feed.key, feed.upload)
+
+
+def _recall(key: tuple[str, str, bool]) -> tuple[Token | None] | None:
     entry = _remembered.get(key)
     if entry is None:
         return None

@@ -17,6 +17,7 @@ class Kind(str, enum.Enum):
     PAT = "PAT"
     ENTRA = "Entra ID token"
     JOB = "Azure Pipelines job token"
+    SESSION = "Azure DevOps session token"
 
     def __str__(self) -> str:
         return self.value
@@ -46,19 +47,24 @@ class Token(NamedTuple):  # not a dataclass: this is on every Azure lookup's imp
         return self.expires_on - margin > (time.time() if now is None else now)
 
 
-def jwt_expiry(secret: str) -> float | None:
-    """The ``exp`` claim of a JWT, read without verifying it; None for anything else."""
+def jwt_claims(secret: str) -> dict[str, object]:
+    """The claims of a JWT, read without verifying it; empty for anything else."""
     import base64  # noqa: PLC0415 - only tokens that look like JWTs pay for this
     import binascii  # noqa: PLC0415
     import json  # noqa: PLC0415
 
     parts = secret.split(".")
     if len(parts) != 3 or not parts[0].startswith("eyJ"):
-        return None
+        return {}
     payload = parts[1] + "=" * (-len(parts[1]) % 4)
     try:
         claims = json.loads(base64.urlsafe_b64decode(payload))
     except (ValueError, binascii.Error):
-        return None
-    exp = claims.get("exp") if isinstance(claims, dict) else None
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def jwt_expiry(secret: str) -> float | None:
+    """The ``exp`` claim of a JWT, read without verifying it; None for anything else."""
+    exp = jwt_claims(secret).get("exp")
     return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None

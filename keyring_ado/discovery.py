@@ -39,6 +39,18 @@ TENANT_TTL = 7 * 24 * 3600.0
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 _AUTHORIZATION_URI = re.compile(r'authorization_uri\s*=\s*"?([^",\s]+)"?', re.IGNORECASE)
 
+_VSSPS_HOSTS = frozenset(
+    {
+        "vssps.visualstudio.com",
+        "vssps.dev.azure.com",
+        "vsspsext.visualstudio.com",
+        "vsspsext.dev.azure.com",
+        "app.vssps.visualstudio.com",
+        "app.vssps.dev.azure.com",
+    }
+)
+_VSSPS_SUFFIXES = (".vssps.visualstudio.com", ".vssps.dev.azure.com")
+
 _remembered: dict[tuple[str, str], Authority] = {}
 
 
@@ -51,6 +63,9 @@ class Authority(NamedTuple):
     public: bool = False
     """The feed answered without credentials."""
     source: str = "default"
+    session_endpoint: str | None = None
+    """Where a user's Entra token may be exchanged for a session token: ``X-VSS-AuthorizationEndpoint``,
+    kept only when it is an https URL on an allowlisted Azure DevOps identity (vssps) host."""
 
     @property
     def url(self) -> str:
@@ -130,6 +145,30 @@ def parse_challenge(headers: Message, allowed_hosts: frozenset[str]) -> Authorit
 
 
 def _from_headers(headers: Message, allowed_hosts: frozenset[str]) -> Authority | None:
+    found = _tenant_from_headers(headers, allowed_hosts)
+    endpoint = session_endpoint(headers.get("X-VSS-AuthorizationEndpoint") or "")
+    return found._replace(session_endpoint=endpoint) if found is not None else None
+
+
+def session_endpoint(url: str) -> str | None:
+    """*url* when it is safe to send a bearer token to for a session token, else None.
+
+    https, no user info or port, an allowlisted vssps host, at most one path segment (the org):
+    a forged header must not be able to collect a user's token."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    segments = [s for s in parts.path.split("/") if s]
+    allowed = host in _VSSPS_HOSTS or any(host.endswith(suffix) for suffix in _VSSPS_SUFFIXES)
+    if parts.scheme != "https" or "@" in parts.netloc or port or not allowed or len(segments) > 1:
+        return None
+    return f"https://{host}/{segments[0]}" if segments else f"https://{host}"
+
+
+def _tenant_from_headers(headers: Message, allowed_hosts: frozenset[str]) -> Authority | None:
     for challenge in headers.get_all("WWW-Authenticate") or []:
         for match in _AUTHORIZATION_URI.finditer(challenge):
             found = _from_authorization_uri(match.group(1), allowed_hosts)
@@ -167,7 +206,8 @@ def _stored(store: JsonFile, feed: Feed) -> Authority | None:
         return None
     try:
         checked = float(entry["checked"])
-        found = Authority(str(entry["tenant"]), str(entry["host"]), source="tenants.json")
+        endpoint = session_endpoint(str(entry.get("session_endpoint") or ""))
+        found = Authority(str(entry["tenant"]), str(entry["host"]), source="tenants.json", session_endpoint=endpoint)
     except (KeyError, TypeError, ValueError):
         return None
     if time.time() - checked > TENANT_TTL or not (found.specific or found.tenant == ORGANIZATIONS):
@@ -177,7 +217,12 @@ def _stored(store: JsonFile, feed: Feed) -> Authority | None:
 
 def _store(store: JsonFile, feed: Feed, found: Authority) -> None:
     def update(entries: dict[str, object]) -> dict[str, object]:
-        entries["|".join(feed.key)] = {"tenant": found.tenant, "host": found.host, "checked": time.time()}
+        entries["|".join(feed.key)] = {
+            "tenant": found.tenant,
+            "host": found.host,
+            "session_endpoint": found.session_endpoint,
+            "checked": time.time(),
+        }
         return entries
 
     store.update(update)

@@ -44,6 +44,7 @@ PIPELINES_CLIENT_ID = "AZURESUBSCRIPTION_CLIENT_ID"
 PIPELINES_TENANT_ID = "AZURESUBSCRIPTION_TENANT_ID"
 # --- our own sign-in --------------------------------------------------------------------------
 SIGNIN_CLIENT_ID = "KEYRING_ADO_CLIENT_ID"
+SESSION_TOKEN = "KEYRING_ADO_SESSION_TOKEN"  # noqa: S105 - a variable name
 ALLOW_UNENCRYPTED_CACHE = "KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE"
 SIGNIN_TIMEOUT = "KEYRING_ADO_SIGNIN_TIMEOUT"
 DEFAULT_SIGNIN_CLIENT_ID = "d5a56ea4-7369-46b8-a538-c370805301bf"  # Azure Artifacts (Microsoft's own)
@@ -102,6 +103,7 @@ ALL_VARIABLES: tuple[str, ...] = (
     PIPELINES_CLIENT_ID,
     PIPELINES_TENANT_ID,
     SIGNIN_CLIENT_ID,
+    SESSION_TOKEN,
     ALLOW_UNENCRYPTED_CACHE,
     SIGNIN_TIMEOUT,
     *DISPLAY_MARKERS,
@@ -203,6 +205,8 @@ class Settings(NamedTuple):
     pipelines_client_id: str | None = None
     pipelines_tenant_id: str | None = None
     signin_client_id: str = DEFAULT_SIGNIN_CLIENT_ID
+    session_token: bool = False
+    """Exchange a person's Entra token for a narrowly scoped Azure DevOps session token."""
     allow_unencrypted_cache: bool = False
     signin_timeout: float = DEFAULT_SIGNIN_TIMEOUT
     display: bool = False
@@ -264,6 +268,7 @@ class Settings(NamedTuple):
             pipelines_tenant_id=reader.text(PIPELINES_TENANT_ID),
             signin_client_id=(reader.text(SIGNIN_CLIENT_ID) or DEFAULT_SIGNIN_CLIENT_ID).lower(),
             allow_unencrypted_cache=reader.flag(ALLOW_UNENCRYPTED_CACHE),
+            session_token=reader.flag(SESSION_TOKEN),
             signin_timeout=reader.seconds(SIGNIN_TIMEOUT, DEFAULT_SIGNIN_TIMEOUT),
             display=_display(environ),
             managed_identity=reader.managed_identity(),

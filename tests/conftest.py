@@ -25,6 +25,7 @@ ROUTED_HOSTS = (
     entra.ENTRA_HOST,
     entra.GITHUB_HOST,
     entra.PIPELINES_HOST,
+    "vssps.dev.azure.com",
 )
 
 
@@ -100,6 +101,7 @@ def ado_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdoWorld]:
     fake_entra = entra.FakeEntra(tenant=artifacts.TENANT)
     state.entra = fake_entra
     state.other_hosts = dict.fromkeys((entra.ENTRA_HOST, entra.GITHUB_HOST, entra.PIPELINES_HOST), fake_entra)
+    state.other_hosts["vssps.dev.azure.com"] = artifacts.FakeVssps(state)
     server, port = artifacts.serve(state, context)
     proxy_server, proxy_port = proxy.serve(dict.fromkeys(ROUTED_HOSTS, port))
     yield AdoWorld(state, fake_entra, ca_file, f"http://127.0.0.1:{proxy_port}", port, proxy_server)

@@ -106,15 +106,20 @@ def test_problems_reported_once_per_process(caplog: pytest.LogCaptureFixture) ->
 
 
 def test_lookup_remembers_per_organisation() -> None:
-    """Once found, a token serves every URL of that organisation without asking again."""
+    """Once found, a token serves every read URL of that organisation without asking again; uploads
+    are resolved apart (a read-only session token must never serve an upload)."""
     source = Scripted("s", Token("s", Kind.ENTRA, source="s", expires_on=time.time() + 3600))
     for url in (
         "https://pkgs.dev.azure.com/contoso/_packaging/feed/pypi/simple/",
-        "https://contoso.pkgs.visualstudio.com/_packaging/other/pypi/upload/",
+        "https://contoso.pkgs.visualstudio.com/_packaging/other/pypi/simple/x/",
         "https://pkgs.dev.azure.com/contoso/_packaging/3f2504e0-4f89-11d3-9a0c-0305e82c3301/pypi/download/x/1/x.whl",
     ):
         assert chain.lookup(feed(url), config(), [source]) == source.outcome
     assert len(source.calls) == 1
+    upload = "https://contoso.pkgs.visualstudio.com/_packaging/other/pypi/upload/"
+    for _ in range(2):
+        assert chain.lookup(feed(upload), config(), [source]) == source.outcome
+    assert len(source.calls) == 2
 
 
 def test_lookup_refreshes_a_token_near_expiry() -> None:

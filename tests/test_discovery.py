@@ -37,7 +37,12 @@ def test_tenant_from_authorization_uri(routed: AdoWorld) -> None:
     org, url = org_feed(routed)
     routed.state.reset_log()
     found = discovery.authority_for(feed(url), current())
-    assert found == Authority(TENANT, "login.microsoftonline.com", source="authorization_uri")
+    assert found == Authority(
+        TENANT,
+        "login.microsoftonline.com",
+        source="authorization_uri",
+        session_endpoint=f"https://vssps.dev.azure.com/{org}",
+    )
     assert found.specific
     probes = [r for r in routed.state.received() if f"/{org}/" in r.path]
     assert [(r.method, r.authorization) for r in probes] == [("HEAD", None)]

@@ -393,3 +393,35 @@ def test_ci_without_any_source_is_quick_and_clear(clients: Clients) -> None:
     assert len(lines) == 1, result.stderr
     assert "sign-in (no remembered sign-in, and this is a CI run" in lines[0]
     assert lines[0].endswith("Run `az login`, or set KEYRING_ADO_PAT to a PAT with the Packaging (Read) scope.")
+
+
+def test_session_tokens_for_install_and_upload(clients: Clients) -> None:
+    """KEYRING_ADO_SESSION_TOKEN=1: pip reads with a vso.packaging token, twine publishes with a
+    vso.packaging_write one (the fake feed refuses uploads with a read-only session token)."""
+    org = clients.new_org()
+    user = clients.world.entra._user_tokens(
+        TENANT, "04b07795-8ddb-461a-bbee-02f9e1bf7b46", f"{entra.ADO_RESOURCE}/.default"
+    )
+    clients.fake_az().configure("token", user["access_token"])
+    clients.env["KEYRING_ADO_SESSION_TOKEN"] = "1"
+    installed = clients.pip_install(org.url())
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    dist = clients.tmp / "dist"
+    dist.mkdir()
+    filename, content = wheels.build("session-pkg", "1.0")
+    (dist / filename).write_bytes(content)
+    uploaded = clients.tool(
+        "twine",
+        "upload",
+        "--non-interactive",
+        "--disable-progress-bar",
+        "--repository-url",
+        org.url("upload"),
+        str(dist / filename),
+    )
+    assert uploaded.returncode == 0, uploaded.stdout + uploaded.stderr
+    scopes = clients.world.state.other_hosts["vssps.dev.azure.com"].scopes
+    feed_requests = clients.world.state.received("pkgs.dev.azure.com")
+    used = {r.secret for r in feed_requests if r.status == 200 and f"/{org.name}/" in r.path}
+    assert {scopes.get(secret or "") for secret in used} == {"vso.packaging", "vso.packaging_write"}
+    assert len(clients.fake_az().calls) == 1

@@ -138,7 +138,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body and self.command != "HEAD":
             self.wfile.write(content)
 
-    def _route(
+    def _route(  # noqa: PLR0912 - the feed's routes, side by side
         self, state: FakeArtifacts, host: str, payload: bytes, record: Recorded
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         parsed = _parse_location(host, self.path.split("?", 1)[0], state.server_hosts)
@@ -170,6 +170,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return 200, [("Content-Type", "application/octet-stream")], files[action[3]]
             return 404, [], b"Not Found"
         if action[:1] == ["upload"] and self.command == "POST":
+            vssps = state.other_hosts.get("vssps.dev.azure.com")
+            scope = vssps.scopes.get(record.secret or "") if vssps is not None else None
+            if scope is not None and "vso.packaging_write" not in scope.split():
+                return 403, [], b"TF400813: the session token may not publish"
             return self._upload(state, org, rest[1], payload)
         if action[:1] == ["upload"]:
             return 404, [], b"Not Found"  # hatch probes .../upload/%2Bsimple/<name>/
@@ -237,6 +241,43 @@ def _challenge(org: str) -> tuple[int, list[tuple[str, str]], bytes]:
         ],
         b"",
     )
+
+
+class FakeVssps:
+    """``POST /{org}/_apis/Token/SessionTokens`` on vssps.dev.azure.com: a person's Entra token in,
+    a scoped session token out, which the feed then accepts (uploads only with the write scope)."""
+
+    def __init__(self, state: FakeArtifacts) -> None:
+        self.state = state
+        self.scopes: dict[str, str] = {}
+        self.caps_lifetime = False
+        self.requests: list[dict[str, Any]] = []
+
+    def handle(
+        self, method: str, host: str, target: str, headers: Any, body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        segments = [s for s in target.partition("?")[0].split("/") if s]
+        bearer = (headers.get("Authorization") or "").removeprefix("Bearer ")
+        document = json.loads(body or b"{}")
+        self.requests.append({"path": target, "body": document, "bearer": bearer})
+        if (
+            method != "POST"
+            or segments[1:] != ["_apis", "Token", "SessionTokens"]
+            or "tokenType=SelfDescribing" not in target
+        ):
+            return 404, [], b"Not Found"
+        entra = self.state.entra
+        claims = entra.issued.get(bearer) if entra is not None else None
+        if not claims or not entra.valid_for(bearer, TENANT) or claims.get("idtyp") == "app":
+            return 401, [("Content-Type", "application/json")], b'{"message":"TF400813: not authorized"}'
+        if self.caps_lifetime and "validTo" in document:
+            return 400, [("Content-Type", "application/json")], b'{"message":"VS403494: lifetime exceeds the maximum"}'
+        token = "sess" + uuid.uuid4().hex + uuid.uuid4().hex
+        self.scopes[token] = document.get("scope", "")
+        self.state.accept(segments[0], token)
+        answer = {"token": token, "scope": document.get("scope"), "validTo": "2999-01-01T00:00:00Z",
+                  "authorizationId": str(uuid.uuid4()), "displayName": document.get("displayName")}  # fmt: skip
+        return 200, [("Content-Type", "application/json")], json.dumps(answer).encode()
 
 
 def _msa_challenge() -> tuple[int, list[tuple[str, str]], bytes]:

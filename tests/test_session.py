@@ -1,0 +1,115 @@
+"""KEYRING_ADO_SESSION_TOKEN=1: a person's Entra token exchanged for a scoped session token."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from keyring_ado import chain, discovery
+from keyring_ado.credential import Kind
+from keyring_ado.settings import Settings
+from tests.conftest import AdoWorld
+from tests.fakes.artifacts import TENANT, FakeVssps
+from tests.fakes.az import FakeAz
+from tests.helpers import feed
+
+
+def user_token(world: AdoWorld) -> str:
+    token: str = world.entra._user_tokens(
+        TENANT, "04b07795-8ddb-461a-bbee-02f9e1bf7b46", "499b84ac-1321-427f-aa17-267ca6975798/.default"
+    )["access_token"]
+    return token
+
+
+def vssps(world: AdoWorld) -> FakeVssps:
+    fake = world.state.other_hosts["vssps.dev.azure.com"]
+    assert isinstance(fake, FakeVssps)
+    return fake
+
+
+def org_urls(world: AdoWorld) -> tuple[str, str, str]:
+    org = f"org{uuid.uuid4().hex[:8]}"
+    world.state.add_feed(org, "feed")
+    base = f"https://pkgs.dev.azure.com/{org}/_packaging/feed/pypi"
+    return org, f"{base}/simple/", f"{base}/upload/"
+
+
+@pytest.fixture
+def session_on(routed: AdoWorld, fake_az: FakeAz, monkeypatch: pytest.MonkeyPatch) -> FakeAz:
+    monkeypatch.setenv("KEYRING_ADO_SESSION_TOKEN", "1")
+    fake_az.configure("token", user_token(routed))
+    return fake_az
+
+
+def test_read_and_write_scopes(routed: AdoWorld, session_on: FakeAz) -> None:
+    """Reads get vso.packaging, uploads vso.packaging_write; both from the discovered vssps endpoint."""
+    org, simple, upload = org_urls(routed)
+    settings = Settings.from_environ(os.environ)
+    read = chain.lookup(feed(simple), settings)
+    write = chain.lookup(feed(upload), settings)
+    assert read is not None
+    assert write is not None
+    assert (read.kind, write.kind) == (Kind.SESSION, Kind.SESSION)
+    fake = vssps(routed)
+    assert (fake.scopes[read.secret], fake.scopes[write.secret]) == ("vso.packaging", "vso.packaging_write")
+    assert all(r["path"].startswith(f"/{org}/_apis/Token/SessionTokens") for r in fake.requests[-2:])
+    assert len(session_on.calls) == 1, "one az token, two exchanges"
+
+
+def test_lifetime_cap_retries_without_valid_to(routed: AdoWorld, session_on: FakeAz) -> None:
+    """An organisation that caps lifetimes answers 400: asked again without validTo."""
+    _, simple, _ = org_urls(routed)
+    fake = vssps(routed)
+    fake.caps_lifetime = True
+    try:
+        token = chain.lookup(feed(simple), Settings.from_environ(os.environ))
+    finally:
+        fake.caps_lifetime = False
+    assert token is not None
+    assert token.kind is Kind.SESSION
+    assert ["validTo" in r["body"] for r in fake.requests[-2:]] == [True, False]
+
+
+def test_failure_falls_back_to_the_entra_token(
+    routed: AdoWorld, session_on: FakeAz, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exchange refused (here: an unknown token): the Entra token itself is used."""
+    monkeypatch.setenv("KEYRING_ADO_CACHE", "off")
+    _, simple, _ = org_urls(routed)
+    session_on.configure("token", "eyJhbGciOiJub25lIn0.eyJleHAiOjk5OTk5OTk5OTl9.x")
+    token = chain.lookup(feed(simple), Settings.from_environ(os.environ))
+    assert token is not None
+    assert token.kind is Kind.ENTRA
+
+
+def test_off_by_default(routed: AdoWorld, fake_az: FakeAz) -> None:
+    """Without the switch the Entra token is returned directly, and vssps is not asked."""
+    _, simple, _ = org_urls(routed)
+    fake_az.configure("token", user_token(routed))
+    before = len(vssps(routed).requests)
+    token = chain.lookup(feed(simple), Settings.from_environ(os.environ))
+    assert token is not None
+    assert token.kind is Kind.ENTRA
+    assert len(vssps(routed).requests) == before
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("https://vssps.dev.azure.com/contoso/", "https://vssps.dev.azure.com/contoso"),
+        ("https://app.vssps.visualstudio.com", "https://app.vssps.visualstudio.com"),
+        ("https://spsprodweu5.vssps.visualstudio.com/A1b2/", "https://spsprodweu5.vssps.visualstudio.com/A1b2"),
+        ("http://vssps.dev.azure.com/contoso/", None),
+        ("https://vssps.dev.azure.com.evil.example/contoso/", None),
+        ("https://evilvssps.dev.azure.com/contoso/", None),
+        ("https://vssps.dev.azure.com:8443/contoso/", None),
+        ("https://x@vssps.dev.azure.com/contoso/", None),
+        ("https://vssps.dev.azure.com/contoso/extra/", None),
+        ("", None),
+    ],
+)
+def test_session_endpoint_allowlist(header: str, expected: str | None) -> None:
+    """Only https on an allowlisted vssps host, one path segment at most, gets a bearer token."""
+    assert discovery.session_endpoint(header) == expected
