@@ -72,7 +72,10 @@ def lookup(feed: Feed, settings: Settings, sources: Sequence[Source] | None = No
         found = _recall(key)
         if found is not None:
             return found[0]
-        token = resolve(feed, settings, default_sources() if sources is None else sources)
+        try:
+            token = resolve(feed, settings, default_sources() if sources is None else sources)
+        except PublicFeed:
+            return None  # per feed, not per organisation: its private neighbours still get credentials
         until = time.monotonic() + MISS_TTL if token is None else float("inf")
         _remembered[key] = (token, until)
         return token
@@ -100,9 +103,15 @@ def resolve(feed: Feed, settings: Settings, sources: Sequence[Source]) -> Token 
     """
     _report_problems(settings)
     tried: list[str] = []
+    looked_public = False
     for source in sources:
         if feed.server and not source.server_capable:
             continue
+        if not looked_public and hasattr(source, "identity"):
+            looked_public = True  # before the first sign-in of any kind, not before explicit secrets
+            if _public_read(feed, settings):
+                _log.info("keyring-ado: %s answers without credentials: a public feed, none sent", feed.canonical_url)
+                raise PublicFeed
         try:
             token = _ask(source, feed, settings)
         except SourceUnavailable as exc:
@@ -140,6 +149,18 @@ def resolve(feed: Feed, settings: Settings, sources: Sequence[Source]) -> Token 
         "keyring-ado: no credential for %s. Tried: %s. %s", feed.describe(), "; ".join(tried), _next_step(feed)
     )
     return None
+
+
+class PublicFeed(Exception):
+    """The feed answered an anonymous read: no credential, and nothing remembered for the organisation."""
+
+
+def _public_read(feed: Feed, settings: Settings) -> bool:
+    if feed.upload or feed.server or not feed.path:
+        return False  # uploads always authenticate; a bare host names no feed to ask
+    from .discovery import authority_for  # noqa: PLC0415
+
+    return authority_for(feed, settings).public
 
 
 def _ask(source: Source, feed: Feed, settings: Settings) -> Token:

@@ -36,6 +36,7 @@ TRUSTED_AUTHORITY_HOSTS = frozenset({"login.microsoftonline.com", "login.windows
 DEFAULT_AUTHORITY_HOST = "login.microsoftonline.com"
 PROBE_TIMEOUT = 5.0
 TENANT_TTL = 7 * 24 * 3600.0
+FALLBACK_TTL = 600.0
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 _AUTHORIZATION_URI = re.compile(r'authorization_uri\s*=\s*"?([^",\s]+)"?', re.IGNORECASE)
 
@@ -90,9 +91,12 @@ def authority_for(feed: Feed, settings: Settings) -> Authority:
         _remembered[feed.key] = stored
         return stored
     found = probe(feed, settings)
+    if found.public:
+        return found  # public is a property of one feed, not of its organisation: not remembered
     _remembered[feed.key] = found
-    if store is not None and found.source in {"authorization_uri", "X-VSS-ResourceTenant"} and not found.public:
-        _store(store, feed, found)
+    if store is not None:
+        # A probe that learnt nothing (offline, a proxy in the way) is remembered only briefly.
+        _store(store, feed, found, TENANT_TTL if found.source != "default" else FALLBACK_TTL)
     return found
 
 
@@ -210,18 +214,20 @@ def _stored(store: JsonFile, feed: Feed) -> Authority | None:
         found = Authority(str(entry["tenant"]), str(entry["host"]), source="tenants.json", session_endpoint=endpoint)
     except (KeyError, TypeError, ValueError):
         return None
-    if time.time() - checked > TENANT_TTL or not (found.specific or found.tenant == ORGANIZATIONS):
+    ttl = float(entry.get("ttl", TENANT_TTL))
+    if time.time() - checked > ttl or not (found.specific or found.tenant == ORGANIZATIONS):
         return None
     return found
 
 
-def _store(store: JsonFile, feed: Feed, found: Authority) -> None:
+def _store(store: JsonFile, feed: Feed, found: Authority, ttl: float) -> None:
     def update(entries: dict[str, object]) -> dict[str, object]:
         entries["|".join(feed.key)] = {
             "tenant": found.tenant,
             "host": found.host,
             "session_endpoint": found.session_endpoint,
             "checked": time.time(),
+            "ttl": ttl,
         }
         return entries
 

@@ -179,3 +179,34 @@ def test_authority_host_setting_extends_the_allowlist() -> None:
     )
     assert found is not None
     assert found.url == f"https://localhost:8443/{TENANT}"
+
+
+def test_public_feed_gets_nothing_for_reads_but_uploads_authenticate(
+    routed: AdoWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Reads of a public feed get no credential (not even az is run); its uploads still do."""
+    from keyring_ado import chain
+    from tests.fakes.az import FakeAz, jwt
+
+    az = FakeAz(tmp_path / "az-bin")
+    az.configure("token", jwt())
+    monkeypatch.setenv("PATH", str(az.directory))
+    org, url = org_feed(routed)
+    routed.state.public_orgs.add(org)
+    assert chain.lookup(feed(url), current()) is None
+    assert az.calls == []
+    upload = chain.lookup(feed(url.replace("/simple/", "/upload/")), current())
+    assert upload is not None
+    assert len(az.calls) == 1
+
+
+def test_failed_probe_is_remembered_briefly() -> None:
+    """Offline: the organizations fallback is kept for ten minutes, so later processes do not wait again."""
+    settings = current()
+    assert discovery.authority_for(feed(), settings).tenant == ORGANIZATIONS
+    entry = json.loads((Path(settings.cache_dir or "") / "tenants.json").read_text())["entries"][
+        "dev.azure.com|contoso"
+    ]
+    assert entry["ttl"] == discovery.FALLBACK_TTL
+    discovery.forget()
+    assert discovery.authority_for(feed(), settings).source == "tenants.json"

@@ -113,3 +113,22 @@ def test_timeout_is_bounded(routed: AdoWorld, terminal: io.StringIO, monkeypatch
             SignInSource().get_token(feed(), settings)
     finally:
         routed.entra.polls_before_approval = 2
+
+
+def test_expired_access_token_is_refreshed_silently(
+    routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A remembered sign-in whose access token is about to expire is refreshed without a prompt."""
+    routed.entra.token_lifetime = 120  # msal treats under five minutes left as expired
+    try:
+        settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1")
+        SignInSource().get_token(feed(), settings)
+        routed.entra.log.clear()
+        terminal.truncate(0)
+        token = SignInSource().get_token(feed(), settings)
+    finally:
+        routed.entra.token_lifetime = 3599
+    assert token.source == "sign-in (remembered)"
+    assert len(routed.entra.grants("refresh_token")) == 1
+    assert not routed.entra.grants(entra.DEVICE_CODE_GRANT)
+    assert terminal.getvalue() == ""
