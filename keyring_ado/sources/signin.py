@@ -108,8 +108,11 @@ def _application(settings: Settings, tenant: str, cache: Any) -> Any:  # noqa: A
 
     quiet_azure_loggers()
     host = (settings.authority_host or DEFAULT_AUTHORITY_HOST).removeprefix("https://").rstrip("/")
+    broker = _broker_available()
     return msal.PublicClientApplication(
         settings.signin_client_id,
+        enable_broker_on_windows=broker,
+        enable_broker_on_mac=broker,
         authority=f"https://{host}/{tenant}",
         token_cache=cache,
         timeout=HTTP_TIMEOUT,
@@ -132,10 +135,11 @@ def _silent(app: Any) -> Token | None:  # noqa: ANN401
 
 def _interactive(app: Any, settings: Settings) -> Token:  # noqa: ANN401
     deadline = time.monotonic() + settings.signin_timeout
-    if settings.display:
+    if settings.display or _broker_available():
+        extra = {"parent_window_handle": app.CONSOLE_WINDOW_HANDLE} if _broker_available() else {}
         try:
             result = app.acquire_token_interactive(
-                [SCOPE], prompt="select_account", timeout=int(settings.signin_timeout)
+                [SCOPE], prompt="select_account", timeout=int(settings.signin_timeout), **extra
             )
         except Exception as exc:
             _log.debug("keyring-ado: browser sign-in unavailable (%s); using a device code", type(exc).__name__)
@@ -157,6 +161,15 @@ def _interactive(app: Any, settings: Settings) -> Token:  # noqa: ANN401
         terminal.write("keyring-ado: signed in.\n")
         terminal.flush()
     return _token(result, "sign-in (device code)")
+
+
+def _broker_available() -> bool:
+    """The Windows (WAM) or macOS broker, when the ``keyring-ado[broker]`` extra is installed.
+
+    Untested on the project's Linux machines; it only ever turns on where msal supports it."""
+    import importlib.util  # noqa: PLC0415
+
+    return sys.platform in {"win32", "darwin"} and importlib.util.find_spec("pymsalruntime") is not None
 
 
 def _why_not_interactive(settings: Settings) -> str | None:
