@@ -5,24 +5,17 @@ Imported lazily by the backend, only once a service string has matched a feed.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._redact import redact
 from .credential import Kind, Token
 from .errors import SourceFailed, SourceUnavailable
-from .sources.azd import AzdSource
-from .sources.azure_cli import AzureCliSource
-from .sources.compat import AccessTokenSource, ExternalFeedEndpointsSource
-from .sources.env import EnvironmentSource
-from .sources.identity import GitHubOidcSource, PipelinesOidcSource, ServicePrincipalSource, WorkloadIdentitySource
-from .sources.managed_identity import ManagedIdentitySource
-from .sources.pipelines import AzurePipelinesSource
-from .sources.signin import SignInSource
 
 if TYPE_CHECKING:
     from .feeds import Feed
@@ -42,25 +35,33 @@ _remembered: dict[tuple[str, str, bool], tuple[Token | None, float]] = {}
 _reported: set[str] = set()
 
 
-def default_sources() -> list[Source]:
-    """The sources in the order they are asked."""
-    return [
-        EnvironmentSource(),
-        ExternalFeedEndpointsSource(),
-        AccessTokenSource(),
-        AzurePipelinesSource(),
-        ServicePrincipalSource(),
-        WorkloadIdentitySource(),
-        GitHubOidcSource(),
-        PipelinesOidcSource(),
-        ManagedIdentitySource(),
-        AzureCliSource(),
-        AzdSource(),
-        SignInSource(),
-    ]
+#: The sources in the order they are asked, as ``module:class`` under ``keyring_ado.sources``.
+SOURCES = (
+    "env:EnvironmentSource",
+    "compat:ExternalFeedEndpointsSource",
+    "compat:AccessTokenSource",
+    "pipelines:AzurePipelinesSource",
+    "identity:ServicePrincipalSource",
+    "identity:WorkloadIdentitySource",
+    "identity:GitHubOidcSource",
+    "identity:PipelinesOidcSource",
+    "managed_identity:ManagedIdentitySource",
+    "azure_cli:AzureCliSource",
+    "azd:AzdSource",
+    "signin:SignInSource",
+)
 
 
-def lookup(feed: Feed, settings: Settings, sources: Sequence[Source] | None = None) -> Token | None:
+def default_sources() -> Iterator[Source]:
+    """The sources in order, each module imported only when the chain gets that far: a PAT from the
+    environment never pays for the sign-in machinery."""
+    for spec in SOURCES:
+        module, _, name = spec.partition(":")
+        source_class = getattr(importlib.import_module(f"{__package__}.sources.{module}"), name)
+        yield source_class()
+
+
+def lookup(feed: Feed, settings: Settings, sources: Iterable[Source] | None = None) -> Token | None:
     """A token for *feed*, from this process's memory or the sources; None when there is none."""
     key = _memory_key(feed)
     found = _recall(key)
@@ -94,7 +95,7 @@ def forget() -> None:
         _reported.clear()
 
 
-def resolve(feed: Feed, settings: Settings, sources: Sequence[Source]) -> Token | None:
+def resolve(feed: Feed, settings: Settings, sources: Iterable[Source]) -> Token | None:
     """Ask each source once: unavailable -> next, failed -> stop. Logs what happened.
 
     A source whose tokens are worth sharing between processes (it has an ``identity``, such as

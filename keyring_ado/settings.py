@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import sys
 from collections.abc import Mapping
 from typing import NamedTuple
@@ -126,7 +125,7 @@ ALL_VARIABLES: tuple[str, ...] = (
 )
 
 DEFAULT_AZ_TIMEOUT = 20.0
-_GUID_TEXT = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_HEX = frozenset("0123456789abcdefABCDEF")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
 
@@ -277,6 +276,12 @@ class Settings(NamedTuple):
         )
 
 
+def _is_guid(text: str) -> bool:
+    """8-4-4-4-12 hex digits (no regex: this module is imported for every keyring lookup)."""
+    parts = text.split("-")
+    return [len(p) for p in parts] == [8, 4, 4, 4, 12] and all(set(p) <= _HEX for p in parts)
+
+
 def _display(environ: Mapping[str, str]) -> bool:
     if any(environ.get(name) for name in SSH_MARKERS):
         return False
@@ -366,7 +371,7 @@ class _Reader:
         if raw.lower() in _TRUE:
             return "system"
         if raw and raw.lower() not in _FALSE:
-            if not _GUID_TEXT.match(raw):
+            if not _is_guid(raw):
                 self.problem(f"{MANAGED_IDENTITY}={raw!r} is neither 1 nor a client id (a GUID); ignoring it")
                 return None
             return raw.lower()

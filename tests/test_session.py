@@ -11,16 +11,9 @@ from keyring_ado import chain, discovery
 from keyring_ado.credential import Kind
 from keyring_ado.settings import Settings
 from tests.conftest import AdoWorld
-from tests.fakes.artifacts import TENANT, FakeVssps
+from tests.fakes.artifacts import FakeVssps
 from tests.fakes.az import FakeAz
 from tests.helpers import feed
-
-
-def user_token(world: AdoWorld) -> str:
-    token: str = world.entra._user_tokens(
-        TENANT, "04b07795-8ddb-461a-bbee-02f9e1bf7b46", "499b84ac-1321-427f-aa17-267ca6975798/.default"
-    )["access_token"]
-    return token
 
 
 def vssps(world: AdoWorld) -> FakeVssps:
@@ -39,7 +32,7 @@ def org_urls(world: AdoWorld) -> tuple[str, str, str]:
 @pytest.fixture
 def session_on(routed: AdoWorld, fake_az: FakeAz, monkeypatch: pytest.MonkeyPatch) -> FakeAz:
     monkeypatch.setenv("KEYRING_ADO_SESSION_TOKEN", "1")
-    fake_az.configure("token", user_token(routed))
+    fake_az.configure("token", routed.entra.user_access_token())
     return fake_az
 
 
@@ -87,7 +80,7 @@ def test_failure_falls_back_to_the_entra_token(
 def test_off_by_default(routed: AdoWorld, fake_az: FakeAz) -> None:
     """Without the switch the Entra token is returned directly, and vssps is not asked."""
     _, simple, _ = org_urls(routed)
-    fake_az.configure("token", user_token(routed))
+    fake_az.configure("token", routed.entra.user_access_token())
     before = len(vssps(routed).requests)
     token = chain.lookup(feed(simple), Settings.from_environ(os.environ))
     assert token is not None

@@ -109,6 +109,22 @@ class Clients:
             "--target", str(self.target), PACKAGE,
         )  # fmt: skip
 
+    def uv_pip_install_argv(self, index_url: str) -> list[str]:
+        """``uv pip install PACKAGE`` into ``self.target``, keyring through the ``keyring`` command."""
+        return [
+            str(BIN / "uv"), "pip", "install", "--keyring-provider", "subprocess", "--index-url", index_url,
+            "--target", str(self.target), "--python", sys.executable, PACKAGE,
+        ]  # fmt: skip
+
+    def twine_upload(self, upload_url: str, name: str, version: str) -> tuple[subprocess.CompletedProcess[str], str]:
+        """``twine upload`` of a freshly built wheel, with no user name and no password given."""
+        dist = self.tmp / "dist"
+        dist.mkdir(exist_ok=True)
+        filename, content = wheels.build(name, version)
+        (dist / filename).write_bytes(content)
+        args = ("upload", "--non-interactive", "--disable-progress-bar", "--repository-url", upload_url)
+        return self.tool("twine", *args, str(dist / filename)), filename
+
     @property
     def target(self) -> Path:
         return self.tmp / "target"

@@ -98,10 +98,7 @@ def test_uv_pip_install_with_username_in_url(clients: Clients, source: str) -> N
     """uv pip install with VssSessionToken@ in the index URL asks `keyring get URL USER`."""
     org = clients.new_org(secret=jwt() if source == "az" else None)
     configure_source(clients, org, source)
-    result = clients.uv(
-        "pip", "install", "--keyring-provider", "subprocess", "--index-url", org.url(user="VssSessionToken"),
-        "--target", str(clients.target), "--python", sys.executable, PACKAGE,
-    )  # fmt: skip
+    result = clients.run(clients.uv_pip_install_argv(org.url(user="VssSessionToken")))
     assert result.returncode == 0, result.stdout + result.stderr
     assert_installed(clients.target)
     assert org.authorized_requests()
@@ -172,19 +169,7 @@ def test_twine_upload_then_install(clients: Clients) -> None:
     """twine upload with no user name and no password: keyring gives both; the file lands."""
     org = clients.new_org(secret=jwt())
     configure_source(clients, org, "az")
-    dist = clients.tmp / "dist"
-    dist.mkdir()
-    filename, content = wheels.build("uploaded-pkg", "2.0")
-    (dist / filename).write_bytes(content)
-    result = clients.tool(
-        "twine",
-        "upload",
-        "--non-interactive",
-        "--disable-progress-bar",
-        "--repository-url",
-        org.url("upload"),
-        str(dist / filename),
-    )
+    result, filename = clients.twine_upload(org.url("upload"), "uploaded-pkg", "2.0")
     assert result.returncode == 0, result.stdout + result.stderr
     assert ("feed", filename) in clients.world.state.uploads
     assert "/pypi/upload/" in " ".join(org.authorized_requests())
@@ -319,10 +304,7 @@ def test_uv_with_ci_identity(clients: Clients, kind: str) -> None:
     org = clients.new_org()
     configure_identity(clients, kind)
     clients.world.entra.log.clear()
-    result = clients.uv(
-        "pip", "install", "--keyring-provider", "subprocess", "--index-url", org.url(user="VssSessionToken"),
-        "--target", str(clients.target), "--python", sys.executable, PACKAGE,
-    )  # fmt: skip
+    result = clients.run(clients.uv_pip_install_argv(org.url(user="VssSessionToken")))
     assert result.returncode == 0, result.stdout + result.stderr
     assert_installed(clients.target)
     assert len(clients.world.entra.grants("client_credentials")) == 1, "one token for every keyring process"
@@ -344,11 +326,7 @@ def test_device_code_sign_in_then_silent(clients: Clients) -> None:
 
     org = clients.new_org()
     signin_env(clients)
-    session = terminal.run(
-        [str(BIN / "uv"), "pip", "install", "--keyring-provider", "subprocess", "--index-url",
-         org.url(user="VssSessionToken"), "--target", str(clients.target), "--python", sys.executable, PACKAGE],
-        clients.env, clients.tmp,
-    )  # fmt: skip
+    session = terminal.run(clients.uv_pip_install_argv(org.url(user="VssSessionToken")), clients.env, clients.tmp)
     assert session.returncode == 0, session.stdout + session.stderr + session.screen
     assert "To sign in, use a web browser to open the page https://microsoft.com/devicelogin" in session.screen
     assert "keyring-ado: signed in." in session.screen
@@ -399,26 +377,11 @@ def test_session_tokens_for_install_and_upload(clients: Clients) -> None:
     """KEYRING_ADO_SESSION_TOKEN=1: pip reads with a vso.packaging token, twine publishes with a
     vso.packaging_write one (the fake feed refuses uploads with a read-only session token)."""
     org = clients.new_org()
-    user = clients.world.entra._user_tokens(
-        TENANT, "04b07795-8ddb-461a-bbee-02f9e1bf7b46", f"{entra.ADO_RESOURCE}/.default"
-    )
-    clients.fake_az().configure("token", user["access_token"])
+    clients.fake_az().configure("token", clients.world.entra.user_access_token())
     clients.env["KEYRING_ADO_SESSION_TOKEN"] = "1"
     installed = clients.pip_install(org.url())
     assert installed.returncode == 0, installed.stdout + installed.stderr
-    dist = clients.tmp / "dist"
-    dist.mkdir()
-    filename, content = wheels.build("session-pkg", "1.0")
-    (dist / filename).write_bytes(content)
-    uploaded = clients.tool(
-        "twine",
-        "upload",
-        "--non-interactive",
-        "--disable-progress-bar",
-        "--repository-url",
-        org.url("upload"),
-        str(dist / filename),
-    )
+    uploaded, _ = clients.twine_upload(org.url("upload"), "session-pkg", "1.0")
     assert uploaded.returncode == 0, uploaded.stdout + uploaded.stderr
     scopes = clients.world.state.other_hosts["vssps.dev.azure.com"].scopes
     feed_requests = clients.world.state.received("pkgs.dev.azure.com")

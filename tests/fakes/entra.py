@@ -103,6 +103,12 @@ class FakeEntra:
         self.assertions.add(token)
         return token
 
+    def user_access_token(self) -> str:
+        """An access token for Alice, as az would hold after `az login` (a person, not an app)."""
+        scope = f"{ADO_RESOURCE}/.default"
+        token: str = self._user_tokens(self.tenant, "04b07795-8ddb-461a-bbee-02f9e1bf7b46", scope)["access_token"]
+        return token
+
     def valid_for(self, token: str, tenant: str) -> bool:
         """True for an unexpired access token issued here for Azure DevOps in *tenant*."""
         claims = self.issued.get(token)
