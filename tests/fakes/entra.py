@@ -21,6 +21,7 @@ The issuers: GitHub Actions' ``ACTIONS_ID_TOKEN_REQUEST_URL`` (``GET``, bearer r
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import secrets
 import threading
@@ -76,6 +77,7 @@ class FakeEntra:
     issued: dict[str, dict[str, Any]] = field(default_factory=dict)  # access token -> claims
     assertions: set[str] = field(default_factory=set)  # assertions our fake issuers handed out
     flows: dict[str, DeviceFlow] = field(default_factory=dict)
+    codes: dict[str, dict[str, str]] = field(default_factory=dict)  # auth code -> the authorize request
     refresh_tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # rt -> (client, tenant)
     log: list[dict[str, str]] = field(default_factory=list)
     github_request_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
@@ -139,6 +141,8 @@ class FakeEntra:
         if segments[:3] == ["common", "discovery", "instance"]:
             return _json(200, {"tenant_discovery_endpoint": f"https://{host}/common/v2.0/.well-known/openid-configuration",
                                "api-version": "1.1", "metadata": []})  # fmt: skip
+        if method == "GET" and segments[1:] == ["oauth2", "v2.0", "authorize"]:
+            return self._authorize(query)
         if method == "POST" and segments[1:] == ["oauth2", "v2.0", "devicecode"]:
             return self._devicecode(segments[0], form)
         if method == "POST" and segments[1:] == ["oauth2", "v2.0", "token"]:
@@ -166,6 +170,17 @@ class FakeEntra:
                 "tenant_region_scope": "WW",
             },
         )
+
+    def _authorize(self, query: dict[str, str]) -> Response:
+        """The browser's stop: Alice is signed in already, so a code comes straight back (as JSON;
+        the tests' fake browser then posts it to the redirect URI, as Entra's form_post page would)."""
+        if query.get("code_challenge_method") != "S256" or not query.get("redirect_uri", "").startswith(
+            "http://localhost"
+        ):
+            return _error(400, "invalid_request", "AADSTS50011: The redirect URI or PKCE parameters are wrong.")
+        code = secrets.token_urlsafe(24)
+        self.codes[code] = query
+        return _json(200, {"code": code, "state": query.get("state", ""), "redirect_uri": query["redirect_uri"]})
 
     def _devicecode(self, tenant: str, form: dict[str, str]) -> Response:
         device_code = secrets.token_urlsafe(24)
@@ -206,6 +221,14 @@ class FakeEntra:
                 return _error(400, "authorization_pending", "AADSTS70016: Pending end-user authorization.")
             del self.flows[form["device_code"]]
             return _json(200, self._user_tokens(tenant, client_id, scope))
+        if grant == "authorization_code":
+            asked = self.codes.pop(form.get("code", ""), None)
+            verifier = form.get("code_verifier", "").encode()
+            challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).decode().rstrip("=")
+            if asked is None or asked.get("client_id") != client_id or asked.get("code_challenge") != challenge:
+                return _error(400, "invalid_grant", "AADSTS70000: The authorization code is invalid.")
+            granted = self._user_tokens(tenant, client_id, scope or asked.get("scope", ""), nonce=asked.get("nonce"))
+            return _json(200, granted)
         if grant == "refresh_token":
             known = self.refresh_tokens.get(form.get("refresh_token", ""))
             if known is None or known[0] != client_id:
@@ -246,7 +269,7 @@ class FakeEntra:
         return {"token_type": "Bearer", "expires_in": self.token_lifetime, "ext_expires_in": self.token_lifetime,
                 "access_token": token}  # fmt: skip
 
-    def _user_tokens(self, tenant: str, client_id: str, scope: str) -> dict[str, Any]:
+    def _user_tokens(self, tenant: str, client_id: str, scope: str, nonce: str | None = None) -> dict[str, Any]:
         tid = self.tenant if tenant in {"organizations", "common"} else tenant
         response = self._access(tenant, client_id, app=False)
         refresh = secrets.token_urlsafe(40)
@@ -255,6 +278,8 @@ class FakeEntra:
         id_claims = {"aud": client_id, "iss": f"https://{ENTRA_HOST}/{tid}/v2.0", "tid": tid, "oid": "alice-oid",
                      "sub": "alice-sub", "preferred_username": "alice@contoso.test", "name": "Alice",
                      "iat": now, "exp": now + 3600}  # fmt: skip
+        if nonce:
+            id_claims["nonce"] = nonce  # msal checks it against the one it sent to /authorize
         id_token = make_jwt(id_claims)
         granted = " ".join(s for s in scope.split() if s not in {"offline_access", "openid", "profile"})
         response.update(

@@ -132,3 +132,30 @@ def test_expired_access_token_is_refreshed_silently(
     assert len(routed.entra.grants("refresh_token")) == 1
     assert not routed.entra.grants(entra.DEVICE_CODE_GRANT)
     assert terminal.getvalue() == ""
+
+
+def test_browser_sign_in_with_a_display(
+    routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With a display, the sign-in opens the browser (PKCE, loopback redirect), not a device code."""
+    import sys
+
+    log = tmp_path / "browser.log"
+    browser = Path(__file__).resolve().parent.parent / "fakes" / "browser.py"
+    monkeypatch.setenv("BROWSER", f"{sys.executable} {browser} %s")
+    monkeypatch.setenv("FAKE_BROWSER_LOG", str(log))
+    import webbrowser
+
+    monkeypatch.setattr(webbrowser, "_tryorder", None)  # re-read BROWSER
+    settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1", DISPLAY=":0")
+    assert settings.display
+    routed.entra.log.clear()
+    token = SignInSource().get_token(feed(), settings)
+    assert token.source == "sign-in (browser)"
+    assert routed.entra.valid_for(token.secret, TENANT)
+    opened = log.read_text()
+    assert f"https://{entra.ENTRA_HOST}/{TENANT}/oauth2/v2.0/authorize?" in opened
+    assert "code_challenge_method=S256" in opened
+    assert len(routed.entra.grants("authorization_code")) == 1
+    assert not [e for e in routed.entra.log if e["path"].endswith("/devicecode")]
+    assert terminal.getvalue() == ""

@@ -1,0 +1,38 @@
+"""A fake web browser for Python's ``webbrowser`` (``BROWSER=python browser.py %s``).
+
+It returns at once, as a real browser does, and in a detached child asks the fake Entra ID's
+authorize endpoint for a code, then posts ``code`` and ``state`` to msal's loopback redirect URI,
+as Entra's ``form_post`` page does. It trusts the tests' CA and goes through their proxy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+
+def complete(url: str) -> None:
+    time.sleep(0.3)  # let msal start waiting on its loopback server
+    context = ssl.create_default_context(cafile=os.environ["REQUESTS_CA_BUNDLE"])
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler(), urllib.request.HTTPSHandler(context=context))
+    with opener.open(url, timeout=10) as answer:
+        granted = json.load(answer)
+    with open(os.environ["FAKE_BROWSER_LOG"], "a") as log:
+        log.write(url + "\n")
+    form = urllib.parse.urlencode({"code": granted["code"], "state": granted["state"]}).encode()
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # the loopback server, no proxy
+    with direct.open(urllib.request.Request(granted["redirect_uri"], data=form, method="POST"), timeout=10):
+        pass
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--complete":
+        complete(sys.argv[2])
+    else:
+        subprocess.Popen([sys.executable, __file__, "--complete", sys.argv[1]], start_new_session=True)
