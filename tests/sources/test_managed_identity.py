@@ -77,3 +77,12 @@ def test_silent_endpoint_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         listener.close()
     assert time.monotonic() - started < 10
+
+
+def test_app_service_identity(routed: AdoWorld, fake_imds: imds._Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """App Service / Functions announce IDENTITY_ENDPOINT + IDENTITY_HEADER: used with no opt-in."""
+    monkeypatch.setenv("IDENTITY_ENDPOINT", f"http://127.0.0.1:{fake_imds.server_address[1]}/msi/token")
+    monkeypatch.setenv("IDENTITY_HEADER", "app-service-header")
+    token = ManagedIdentitySource().get_token(feed(), Settings.from_environ(os.environ))
+    assert routed.entra.valid_for(token.secret, TENANT)
+    assert fake_imds.calls[-1]["path"] == "/msi/token"
