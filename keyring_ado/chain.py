@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ._redact import redact
 from .credential import Kind, Token
@@ -95,15 +95,23 @@ def forget() -> None:
         _reported.clear()
 
 
-def resolve(feed: Feed, settings: Settings, sources: Iterable[Source]) -> Token | None:
-    """Ask each source once: unavailable -> next, failed -> stop. Logs what happened.
+class Attempt(NamedTuple):
+    """What one source said: ``served``, ``unavailable``, ``failed``, or ``public`` (the feed itself)."""
+
+    source: str
+    outcome: str
+    detail: str = ""
+    token: Token | None = None
+
+
+def attempts(feed: Feed, settings: Settings, sources: Iterable[Source]) -> Iterator[Attempt]:
+    """Ask each source once, in order, and say what each answered; ends with the one that served
+    or failed. Used by :func:`resolve` and by ``keyring-ado diagnose``. Never raises.
 
     A source whose tokens are worth sharing between processes (it has an ``identity``, such as
     az) is asked through the token cache: a token stored for that identity is used; otherwise the
     cache's lock is taken (parallel processes then fetch once) and the new token is stored.
     """
-    _report_problems(settings)
-    tried: list[str] = []
     looked_public = False
     for source in sources:
         if feed.server and not source.server_capable:
@@ -111,44 +119,55 @@ def resolve(feed: Feed, settings: Settings, sources: Iterable[Source]) -> Token 
         if not looked_public and hasattr(source, "identity"):
             looked_public = True  # before the first sign-in of any kind, not before explicit secrets
             if _public_read(feed, settings):
-                _log.info("keyring-ado: %s answers without credentials: a public feed, none sent", feed.canonical_url)
-                raise PublicFeed
+                yield Attempt("feed", "public", f"{feed.canonical_url} answers without credentials")
+                return
         try:
             token = _ask(source, feed, settings)
         except SourceUnavailable as exc:
-            _log.debug("keyring-ado: %s: %s", source.name, exc)
-            tried.append(f"{source.name} ({exc})")
+            yield Attempt(source.name, "unavailable", str(exc))
             continue
         except SourceFailed as exc:
-            _log.warning("keyring-ado: no credential for %s: %s failed: %s", feed.describe(), source.name, exc)
-            return None
+            yield Attempt(source.name, "failed", str(exc))
+            return
         except Exception as exc:  # a bug in a source must not break pip: report it, in one line
-            _log.warning(
-                "keyring-ado: no credential for %s: %s raised %s: %s; please report this",
-                feed.describe(),
-                source.name,
-                type(exc).__name__,
-                redact(str(exc), _secrets(settings)),
-            )
-            return None
+            detail = f"raised {type(exc).__name__}: {redact(str(exc), _secrets(settings))}; please report this"
+            yield Attempt(source.name, "failed", detail)
+            return
         if feed.server and token.kind is not Kind.PAT:
-            tried.append(f"{source.name} (gave a {token.kind}, and Azure DevOps Server hosts get PATs only)")
+            yield Attempt(
+                source.name, "unavailable", f"gave a {token.kind}, and Azure DevOps Server hosts get PATs only"
+            )
             continue
         if not token.fresh():
             when = time.strftime("%H:%M:%S UTC", time.gmtime(token.expires_on or 0))
+            detail = f"gave a token that had already expired at {when}; check the system clock, then sign in again"
+            yield Attempt(token.source, "failed", detail)
+            return
+        yield Attempt(source.name, "served", token.source, token)
+        return
+
+
+def resolve(feed: Feed, settings: Settings, sources: Iterable[Source]) -> Token | None:
+    """The first token the sources give, logging what happened; None, with one warning, when none does."""
+    _report_problems(settings)
+    tried: list[str] = []
+    for attempt in attempts(feed, settings, sources):
+        if attempt.outcome == "unavailable":
+            _log.debug("keyring-ado: %s: %s", attempt.source, attempt.detail)
+            tried.append(f"{attempt.source} ({attempt.detail})")
+        elif attempt.outcome == "public":
+            _log.info("keyring-ado: %s: a public feed, no credential sent", attempt.detail)
+            raise PublicFeed
+        elif attempt.outcome == "failed":
             _log.warning(
-                "keyring-ado: no credential for %s: %s gave a token that had already expired at %s; "
-                "check the system clock, then sign in again",
-                feed.describe(),
-                token.source,
-                when,
+                "keyring-ado: no credential for %s: %s failed: %s", feed.describe(), attempt.source, attempt.detail
             )
             return None
-        _log.info("keyring-ado: using a %s from %s for %s", token.kind, token.source, feed.describe())
-        return token
-    _log.warning(
-        "keyring-ado: no credential for %s. Tried: %s. %s", feed.describe(), "; ".join(tried), _next_step(feed)
-    )
+        elif attempt.token is not None:
+            token = attempt.token
+            _log.info("keyring-ado: using a %s from %s for %s", token.kind, token.source, feed.describe())
+            return token
+    _log.warning("keyring-ado: no credential for %s. Tried: %s. %s", feed.describe(), "; ".join(tried), next_step(feed))
     return None
 
 
@@ -234,7 +253,7 @@ def _secrets(settings: Settings) -> list[str | None]:
     ]
 
 
-def _next_step(feed: Feed) -> str:
+def next_step(feed: Feed) -> str:
     if feed.server:
         return f"Set KEYRING_ADO_PAT to a PAT with Packaging scope created on {feed.host}."
     return "Run `az login`, or set KEYRING_ADO_PAT to a PAT with the Packaging (Read) scope."

@@ -72,7 +72,7 @@ def test_unexpected_exception_is_contained(caplog: pytest.LogCaptureFixture) -> 
     broken = Scripted("broken", KeyError(f"boom {canary}"))
     assert chain.resolve(feed(), config(KEYRING_ADO_HOSTS=""), [broken]) is None
     assert len(caplog.records) == 1
-    assert "broken raised KeyError" in caplog.messages[0]
+    assert "broken failed: raised KeyError" in caplog.messages[0]
     assert canary not in caplog.text
 
 
