@@ -1,0 +1,237 @@
+"""``keyring-ado``: explain a lookup, sign in ahead of time, forget, and configure the clients.
+
+Messages for people go to stderr; stdout carries only what a program may read (``--json``, or the
+configuration ``setup`` prints). No command ever prints a secret.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from . import feeds, settings
+
+_log = logging.getLogger("keyring_ado")
+DIAGNOSE_TIMEOUT = 10.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="keyring-ado", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr (secrets redacted)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    diagnose = commands.add_parser("diagnose", help="ask every source for URL and say what each answered")
+    diagnose.add_argument("url")
+    diagnose.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    login = commands.add_parser("login", help="sign in for URL now, ahead of an install")
+    login.add_argument("url")
+    logout = commands.add_parser("logout", help="forget cached tokens and sign-ins (all, or one organisation's)")
+    logout.add_argument("url", nargs="?")
+    setup = commands.add_parser("setup", help="print (or --write) a client's configuration for URL")
+    setup.add_argument("client", choices=["pip", "uv", "poetry"])
+    setup.add_argument("url")
+    setup.add_argument("--write", action="store_true", help="merge it into the client's configuration file")
+    setup.add_argument("--project", type=Path, default=Path(), help="the Poetry project directory (default: .)")
+    args = parser.parse_args(argv)
+    if args.verbose:
+        _verbose()
+    config = settings.Settings.from_environ(os.environ)
+    try:
+        if args.command == "setup":
+            return _setup(args.client, args.url, config, write=args.write, project=args.project)
+        feed = feeds.parse(args.url, config.server_hosts) if args.url else None
+        if args.url and feed is None:
+            _say(f"{args.url} is not an Azure DevOps feed URL keyring-ado serves (https, pkgs.dev.azure.com, "
+                 "{org}.pkgs.visualstudio.com, or a host in KEYRING_ADO_HOSTS)")  # fmt: skip
+            return 2
+        if args.command == "diagnose":
+            return _diagnose(feed, args.url, config, as_json=args.json)
+        if args.command == "login":
+            return _login(feed, config)
+        return _logout(feed, config)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _say(message: str) -> None:
+    sys.stderr.write(f"keyring-ado: {message}\n")
+
+
+class _Redacting(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        from ._redact import redact  # noqa: PLC0415
+
+        record.msg = redact(record.getMessage())
+        record.args = ()
+        return True
+
+
+def _verbose() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_Redacting())
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    _log.addHandler(handler)
+    _log.setLevel(logging.DEBUG)
+    _log.propagate = False
+
+
+def _diagnose(feed: feeds.Feed | None, url: str, config: settings.Settings, *, as_json: bool) -> int:
+    from . import chain, discovery  # noqa: PLC0415
+
+    assert feed is not None  # noqa: S101 - main() checked
+    report: dict[str, Any] = {"url": url, "organization": feed.organization, "server": feed.server, "sources": []}
+    if not feed.server:
+        authority = discovery.authority_for(feed, config)
+        report["tenant"] = {"tenant": authority.tenant, "from": authority.source, "public": authority.public}
+    for problem in config.problems:
+        report.setdefault("problems", []).append(problem)
+    served = None
+    for attempt in chain.attempts(feed, config, chain.default_sources()):
+        entry: dict[str, Any] = {"source": attempt.source, "outcome": attempt.outcome, "detail": attempt.detail}
+        if attempt.token is not None:
+            served = attempt.token
+            entry.update(kind=str(served.kind), expires=_when(served.expires_on))
+        report["sources"].append(entry)
+    if served is not None:
+        report["probe"] = _probe(url, served.username, served.secret, config)
+    else:
+        last = report["sources"][-1] if report["sources"] else None
+        failed = last is not None and last["outcome"] == "failed"
+        report["next"] = f"fix what {last['source']} reported" if failed and last else chain.next_step(feed)
+    if as_json:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    else:
+        _print_report(report)
+    ok = served is not None and report["probe"].get("status") == 200
+    return 0 if ok else 1
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    _say(f"diagnosing {report['url']}")
+    if "tenant" in report:
+        tenant = report["tenant"]
+        public = " (a public feed)" if tenant["public"] else ""
+        _say(f"  tenant: {tenant['tenant']} (from {tenant['from']}){public}")
+    for problem in report.get("problems", []):
+        _say(f"  setting: {problem}")
+    for entry in report["sources"]:
+        if entry["outcome"] == "served":
+            _say(f"  {entry['source']}: served a {entry['kind']} ({entry['detail']}), expires {entry['expires']}")
+        else:
+            _say(f"  {entry['source']}: {entry['outcome']}: {entry['detail']}")
+    if "probe" in report:
+        probe = report["probe"]
+        _say(f"  feed answered {probe.get('status', 'nothing')} to an authenticated request{probe.get('note', '')}")
+    if "next" in report:
+        _say(f"next: {report['next']}")
+
+
+def _probe(url: str, username: str, secret: str, config: settings.Settings) -> dict[str, Any]:
+    import base64  # noqa: PLC0415
+
+    from . import _http  # noqa: PLC0415
+
+    target = url.rpartition("@")[2] if "://" in url else f"https://{url}/"
+    if not target.startswith("https://"):
+        target = "https://" + target.split("://", 1)[-1]
+    credentials = base64.b64encode(f"{username}:{secret}".encode()).decode()
+    method = "GET" if "/pypi/upload" not in target else "HEAD"
+    try:
+        answer = _http.request(
+            target, config, method=method, headers={"Authorization": f"Basic {credentials}"},
+            timeout=DIAGNOSE_TIMEOUT, read_body=False,
+        )  # fmt: skip
+    except (OSError, ValueError) as exc:
+        return {"status": None, "note": f" (no answer: {getattr(exc, 'reason', exc)})"}
+    note = " (the credential was refused)" if answer.status in {401, 403} else ""
+    return {"status": answer.status, "note": note}
+
+
+def _when(expires_on: float | None) -> str:
+    if expires_on is None:
+        return "never (a PAT; its own expiry is set in Azure DevOps)"
+    minutes = int((expires_on - time.time()) // 60)
+    return f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(expires_on))} (in {minutes} min)"
+
+
+def _login(feed: feeds.Feed | None, config: settings.Settings) -> int:
+    from . import chain  # noqa: PLC0415
+
+    assert feed is not None  # noqa: S101 - main() checked
+    token = chain.lookup(feed, config)
+    if token is None:
+        return 1
+    _say(f"ready: a {token.kind} from {token.source} for {feed.describe()}, expires {_when(token.expires_on)}")
+    return 0
+
+
+def _logout(feed: feeds.Feed | None, config: settings.Settings) -> int:
+    if config.cache_dir is None:
+        _say("KEYRING_ADO_CACHE=off: nothing is kept on disk, so there is nothing to remove")
+        return 0
+    from ._jsonfile import JsonFile  # noqa: PLC0415
+
+    directory = Path(config.cache_dir)
+    removed: list[str] = []
+    if feed is None:
+        for name in ("tokens.json", "tenants.json", "msal-cache.json"):
+            if JsonFile(directory / name).clear():
+                removed.append(str(directory / name))
+        if _clear_encrypted_signin(directory):
+            removed.append("the encrypted sign-in (msal-cache.bin)")
+    else:
+        prefix = "|".join(feed.key)
+        for name in ("tokens.json", "tenants.json"):
+            store = JsonFile(directory / name)
+            entries = store.read()
+            mine = [key for key in entries if key == prefix or key.startswith(prefix + "|")]
+            if mine:
+                store.update(lambda current, drop=mine: {k: v for k, v in current.items() if k not in drop})  # type: ignore[misc]
+                removed.append(f"{len(mine)} entr{'y' if len(mine) == 1 else 'ies'} for {feed.describe()} in {name}")
+    if removed:
+        _say("removed " + "; ".join(removed))
+    else:
+        _say(f"nothing to remove in {directory}")
+    return 0
+
+
+def _clear_encrypted_signin(directory: Path) -> bool:
+    location = directory / "msal-cache.bin"
+    try:
+        from msal_extensions import build_encrypted_persistence  # noqa: PLC0415
+
+        persistence = build_encrypted_persistence(str(location))
+        if not Path(persistence.get_location()).exists():
+            return False
+        persistence.save("{}")
+    except Exception:
+        return False
+    return True
+
+
+def _setup(client: str, url: str, config: settings.Settings, *, write: bool, project: Path) -> int:
+    from . import setup  # noqa: PLC0415
+
+    feed = feeds.parse(url, config.server_hosts)
+    if feed is None or feed.name is None:
+        _say(f"{url} is not an Azure Artifacts index URL (https://pkgs.dev.azure.com/ORG/_packaging/FEED/pypi/simple/)")
+        return 2
+    index = setup.index_url(url)
+    if not write:
+        sys.stdout.write(setup.snippet(client, index))
+        _say(setup.advice(client))
+        return 0
+    path = setup.config_path(client, os.environ, project)
+    changed = setup.write(client, index, path)
+    _say(f"{'updated' if changed else 'already set up:'} {path}")
+    _say(setup.advice(client))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

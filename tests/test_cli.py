@@ -1,0 +1,174 @@
+"""The keyring-ado command: diagnose, login, logout and setup, as a user runs them."""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from keyring_ado import settings
+from tests.conftest import AdoWorld
+from tests.fakes import entra
+from tests.fakes.az import FakeAz, jwt
+
+
+@pytest.fixture
+def world_env(routed: AdoWorld, tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in settings.ALL_VARIABLES}
+    env.update(
+        {
+            "HOME": str(tmp_path / "home"),
+            "XDG_CACHE_HOME": str(tmp_path / "cache"),
+            "XDG_CONFIG_HOME": str(tmp_path / "config"),
+            "PATH": str(tmp_path / "no-bin"),
+            "AZURE_AUTHORITY_HOST": f"https://{entra.ENTRA_HOST}",
+            "REQUESTS_CA_BUNDLE": str(routed.ca_file),
+        }
+    )
+    return env
+
+
+def org_url(world: AdoWorld, secret: str) -> str:
+    org = f"org{uuid.uuid4().hex[:8]}"
+    world.state.add_feed(org, "feed")
+    world.state.accept(org, secret)
+    return f"https://pkgs.dev.azure.com/{org}/_packaging/feed/pypi/simple/"
+
+
+def cli(env: dict[str, str], *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "keyring_ado", *args],
+        env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def test_diagnose_served(routed: AdoWorld, world_env: dict[str, str]) -> None:
+    """Every source in order, which served, and the feed's answer to that credential; no secret."""
+    secret = "pat" + uuid.uuid4().hex
+    url = org_url(routed, secret)
+    result = cli({**world_env, "KEYRING_ADO_PAT": secret}, "diagnose", url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert "keyring-ado:   tenant: 72f988bf-86f1-41af-91ab-2d7cd011db47 (from authorization_uri)" in result.stderr
+    assert "keyring-ado:   environment: served a PAT (KEYRING_ADO_PAT), expires never" in result.stderr
+    assert "keyring-ado:   feed answered 200 to an authenticated request" in result.stderr
+    assert secret not in result.stderr
+
+
+def test_diagnose_json_when_nothing_answers(routed: AdoWorld, world_env: dict[str, str]) -> None:
+    """--json: each source's outcome on stdout, and the one thing to do next."""
+    url = org_url(routed, "unused-secret")
+    result = cli({**world_env, "CI": "true"}, "diagnose", url, "--json")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert [s["outcome"] for s in report["sources"]] == ["unavailable"] * len(report["sources"])
+    assert report["sources"][0]["source"] == "environment"
+    assert report["sources"][-1]["source"] == "sign-in"
+    assert report["next"] == "Run `az login`, or set KEYRING_ADO_PAT to a PAT with the Packaging (Read) scope."
+
+
+def test_diagnose_refused_credential(routed: AdoWorld, world_env: dict[str, str]) -> None:
+    """A PAT the feed refuses: the probe shows 401 and says so."""
+    url = org_url(routed, "the-right-one")
+    result = cli({**world_env, "KEYRING_ADO_PAT": "a-wrong-pat-value"}, "diagnose", url)
+    assert result.returncode == 1
+    assert "feed answered 401 to an authenticated request (the credential was refused)" in result.stderr
+    assert "a-wrong-pat-value" not in result.stderr
+
+
+def test_diagnose_foreign(world_env: dict[str, str]) -> None:
+    """A URL that is not ours is said to be so, exit 2."""
+    result = cli(world_env, "diagnose", "https://pypi.org/simple/")
+    assert result.returncode == 2
+    assert "is not an Azure DevOps feed URL keyring-ado serves" in result.stderr
+
+
+def test_verbose_is_redacted(routed: AdoWorld, world_env: dict[str, str], tmp_path: Path) -> None:
+    """-v turns on our debug log, on stderr, with secrets masked."""
+    az = FakeAz(tmp_path / "az-bin")
+    token = jwt()
+    az.configure("aadsts", token)
+    url = org_url(routed, "x")
+    result = cli({**world_env, "PATH": str(az.directory)}, "-v", "diagnose", url)
+    assert "keyring_ado.discovery: keyring-ado: tenant for" in result.stderr
+    assert token not in result.stderr
+    assert token not in result.stdout
+
+
+def test_login_then_logout(routed: AdoWorld, world_env: dict[str, str], tmp_path: Path) -> None:
+    """login fetches and caches; logout URL forgets that organisation; logout forgets everything."""
+    az = FakeAz(tmp_path / "az-bin")
+    az.configure("token", jwt())
+    env = {**world_env, "PATH": str(az.directory)}
+    url = org_url(routed, "x")
+    login = cli(env, "login", url)
+    assert login.returncode == 0, login.stderr
+    assert "ready: a Entra ID token from az for pkgs.dev.azure.com/" in login.stderr
+    cache = tmp_path / "cache" / "keyring-ado"
+    assert json.loads((cache / "tokens.json").read_text())["entries"]
+    one = cli(env, "logout", url)
+    assert "removed 1 entry for pkgs.dev.azure.com/" in one.stderr
+    assert json.loads((cache / "tokens.json").read_text())["entries"] == {}
+    everything = cli(env, "logout")
+    assert f"removed {cache / 'tokens.json'}; {cache / 'tenants.json'}" in everything.stderr
+    assert not (cache / "tokens.json").exists()
+    assert "nothing to remove" in cli(env, "logout").stderr
+
+
+FEED = "https://pkgs.dev.azure.com/contoso/_packaging/feed/pypi/simple/"
+
+
+def test_setup_pip_prints_and_merges(world_env: dict[str, str], tmp_path: Path) -> None:
+    """setup pip prints the config; --write keeps an existing index and adds the feed beside it."""
+    printed = cli(world_env, "setup", "pip", FEED.replace("/simple/", "/simple/requests/"))
+    assert printed.stdout == f"[global]\nindex-url = {FEED}\nkeyring-provider = import\n"
+    conf = tmp_path / "config" / "pip" / "pip.conf"
+    conf.parent.mkdir(parents=True)
+    conf.write_text("[global]\nindex-url = https://pypi.org/simple/\ntimeout = 60\n")
+    written = cli(world_env, "setup", "pip", FEED, "--write")
+    assert f"updated {conf}" in written.stderr
+    parser = configparser.ConfigParser()
+    parser.read(conf)
+    assert dict(parser["global"]) == {
+        "index-url": "https://pypi.org/simple/",
+        "timeout": "60",
+        "extra-index-url": FEED,
+        "keyring-provider": "import",
+    }
+    assert "already set up" in cli(world_env, "setup", "pip", FEED, "--write").stderr
+
+
+def test_setup_uv_merges_once(world_env: dict[str, str], tmp_path: Path) -> None:
+    """setup uv --write adds keyring-provider and a named index once, keeping what was there."""
+    conf = tmp_path / "config" / "uv" / "uv.toml"
+    conf.parent.mkdir(parents=True)
+    conf.write_text('[[index]]\nname = "ado"\nurl = "https://example.com/simple/"\n')
+    cli(world_env, "setup", "uv", FEED, "--write")
+    assert "already set up" in cli(world_env, "setup", "uv", FEED, "--write").stderr
+    text = conf.read_text()
+    assert text.startswith('keyring-provider = "subprocess"\n')
+    assert 'url = "https://example.com/simple/"' in text
+    assert f'name = "ado-2"\nurl = "{FEED.replace("https://", "https://VssSessionToken@")}"' in text
+    assert text.count("[[index]]") == 2
+
+
+def test_setup_poetry(world_env: dict[str, str], tmp_path: Path) -> None:
+    """setup poetry --write appends a primary source to the project; without a project it says so."""
+    project = tmp_path / "app"
+    project.mkdir()
+    missing = cli(world_env, "setup", "poetry", FEED, "--write", "--project", str(project))
+    assert missing.returncode != 0
+    assert "no " in missing.stderr
+    (project / "pyproject.toml").write_text('[project]\nname = "app"\n')
+    cli(world_env, "setup", "poetry", FEED, "--write", "--project", str(project))
+    text = (project / "pyproject.toml").read_text()
+    assert (
+        text
+        == f'[project]\nname = "app"\n\n[[tool.poetry.source]]\nname = "ado"\nurl = "{FEED}"\npriority = "primary"\n'
+    )
