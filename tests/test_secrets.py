@@ -98,3 +98,55 @@ def test_success_logs_no_secret(monkeypatch: pytest.MonkeyPatch, caplog: pytest.
     assert CANARY_PAT not in caplog.text
     assert "using a PAT from KEYRING_ADO_PAT" in caplog.text
     chain.forget()
+
+
+def identity_failures(world: object) -> list[tuple[str, dict[str, str]]]:
+    from tests.conftest import AdoWorld
+    from tests.fakes import entra
+    from tests.fakes.artifacts import TENANT
+
+    assert isinstance(world, AdoWorld)
+    client_id, _ = world.entra.add_secret_client()
+    federated = world.entra.add_federated_client()
+    return [
+        ("service principal, wrong secret",
+         {"AZURE_CLIENT_ID": client_id, "AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_SECRET": CANARY_PAT}),
+        ("GitHub OIDC, wrong request token",
+         {"AZURE_CLIENT_ID": federated, "AZURE_TENANT_ID": TENANT, "ACTIONS_ID_TOKEN_REQUEST_TOKEN": CANARY_PAT,
+          "ACTIONS_ID_TOKEN_REQUEST_URL": f"https://{entra.GITHUB_HOST}/_apis/oidctoken?api-version=2.0"}),
+        ("workload identity, rejected assertion",
+         {"AZURE_CLIENT_ID": federated, "AZURE_TENANT_ID": TENANT, "AZURE_FEDERATED_TOKEN_FILE": "CANARY_FILE"}),
+        ("Pipelines OIDC, refused job token",
+         {"SYSTEM_OIDCREQUESTURI": f"https://{entra.PIPELINES_HOST}/x/oidctoken", "SYSTEM_ACCESSTOKEN": "",
+          "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID": "sc", "AZURE_CLIENT_ID": federated, "AZURE_TENANT_ID": TENANT}),
+    ]  # fmt: skip
+
+
+def test_identity_failures_leak_nothing(
+    routed: object,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: object,
+) -> None:
+    """Entra ID and the CI issuers refusing canary secrets: None, and no canary anywhere."""
+    from pathlib import Path
+
+    caplog.set_level(logging.DEBUG)
+    assertion_file = Path(str(tmp_path)) / "assertion"
+    assertion_file.write_text(CANARY_JWT)
+    for label, environ in identity_failures(routed):
+        chain.forget()
+        for name, value in environ.items():
+            monkeypatch.setenv(name, str(assertion_file) if value == "CANARY_FILE" else value)
+        if "SYSTEM_ACCESSTOKEN" in environ:
+            monkeypatch.setenv("SYSTEM_ACCESSTOKEN", CANARY_JWT)
+        assert AdoKeyring().get_credential(URL, None) is None, label
+        for name in environ:
+            monkeypatch.delenv(name)
+    output = capsys.readouterr()
+    seen = "\n".join([output.out, output.err, caplog.text, *(str(r.args) for r in caplog.records)])
+    assert output.out == ""
+    assert CANARY_PAT not in seen
+    assert CANARY_JWT not in seen
+    assert seen.count("failed") >= 4, caplog.text

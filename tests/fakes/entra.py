@@ -81,9 +81,11 @@ class FakeEntra:
     refresh_tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # rt -> (client, tenant)
     log: list[dict[str, str]] = field(default_factory=list)
     github_request_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    pipelines_job_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     token_lifetime: int = 3599
     polls_before_approval: int = 2
     failing: int = 0  # answer this many token requests with 500
+    garbage: int = 0  # answer this many token requests with a 200 that is not JSON
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- set-up ---------------------------------------------------------------------------
@@ -149,6 +151,13 @@ class FakeEntra:
             if self.failing:
                 self.failing -= 1
                 return _json(500, {"error": "server_error", "error_description": "AADSTS90033: fake outage"})
+            if self.garbage:
+                self.garbage -= 1
+                return (
+                    200,
+                    [("Content-Type", "text/html")],
+                    b"<html><body>Sign-in is down for maintenance</body></html>",
+                )
             return self._token(segments[0], form)
         return _json(404, {"error": "not_found"})
 
@@ -301,7 +310,11 @@ class FakeEntra:
 
     def _pipelines(self, method: str, query: dict[str, str], headers: Any) -> Response:
         authorization = headers.get("Authorization") or ""
-        if method != "POST" or not authorization.startswith("Bearer ") or not query.get("serviceConnectionId"):
+        if (
+            method != "POST"
+            or authorization != f"Bearer {self.pipelines_job_token}"
+            or not query.get("serviceConnectionId")
+        ):
             return _json(401, {"message": "TF400813: Unauthorized"})
         subject = f"sc://contoso/app/{query['serviceConnectionId']}"
         return _json(200, {"oidcToken": self.issue_assertion(subject, "https://vstoken.dev.azure.com/fake")})

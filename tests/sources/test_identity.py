@@ -129,7 +129,7 @@ def test_pipelines_service_connection(routed: AdoWorld, monkeypatch: pytest.Monk
         AZURESUBSCRIPTION_SERVICE_CONNECTION_ID="3c1f9b0e-0000-4000-8000-000000000001",
         AZURESUBSCRIPTION_CLIENT_ID=client_id,
         AZURESUBSCRIPTION_TENANT_ID=TENANT,
-        SYSTEM_ACCESSTOKEN="job-token-value",
+        SYSTEM_ACCESSTOKEN=routed.entra.pipelines_job_token,
     )
     token = PipelinesOidcSource().get_token(feed(), settings)
     assert routed.entra.valid_for(token.secret, TENANT)
@@ -169,3 +169,16 @@ def test_unavailable_without_variables(
     settings = current(monkeypatch, **environ)
     with pytest.raises(SourceUnavailable, match=reason):
         source.identity(feed(), settings)  # type: ignore[attr-defined]
+
+
+def test_entra_garbage_is_failed(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entra answering 200 with something that is not a token: a clear failure, no crash."""
+    client_id, secret = routed.entra.add_secret_client()
+    routed.entra.garbage = 3
+    settings = current(monkeypatch, AZURE_CLIENT_ID=client_id, AZURE_TENANT_ID=TENANT, AZURE_CLIENT_SECRET=secret)
+    try:
+        with pytest.raises(SourceFailed, match="service principal: Entra ID refused the token request") as caught:
+            ServicePrincipalSource().get_token(feed(), settings)
+    finally:
+        routed.entra.garbage = 0
+    assert secret not in str(caught.value)
