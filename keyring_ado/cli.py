@@ -136,9 +136,9 @@ def _probe(url: str, username: str, secret: str, config: settings.Settings) -> d
 
     from . import _http  # noqa: PLC0415
 
-    target = url.rpartition("@")[2] if "://" in url else f"https://{url}/"
-    if not target.startswith("https://"):
-        target = "https://" + target.split("://", 1)[-1]
+    _, sep, rest = url.partition("://")
+    netloc, _, path = (rest if sep else url).partition("/")
+    target = f"https://{netloc.rpartition('@')[2]}/{path}"  # the URL asked about, without user info
     credentials = base64.b64encode(f"{username}:{secret}".encode()).decode()
     method = "GET" if "/pypi/upload" not in target else "HEAD"
     try:

@@ -105,29 +105,22 @@ def test_uv_pip_install_with_username_in_url(clients: Clients, source: str) -> N
     assert_no_secret(org, result.stdout, result.stderr)
 
 
-def uv_project(clients: Clients, org: Org, *, username: bool) -> Path:
+def app_project(clients: Clients, tool_tables: str) -> Path:
+    """A project "app" that depends on demo-pkg, with the given [tool.*] tables."""
     project = clients.tmp / "app"
     project.mkdir()
+    header = f'[project]\nname = "app"\nversion = "0.1.0"\nrequires-python = ">=3.10"\ndependencies = ["{PACKAGE}"]\n'
+    (project / "pyproject.toml").write_text(f"{header}\n{tool_tables}")
+    return project
+
+
+def uv_project(clients: Clients, org: Org, *, username: bool) -> Path:
     index = f'url = "{org.url(user="VssSessionToken" if username else None)}"'
     if not username:
         index += '\nauthenticate = "always"'
-    (project / "pyproject.toml").write_text(
-        f"""[project]
-name = "app"
-version = "0.1.0"
-requires-python = ">=3.10"
-dependencies = ["{PACKAGE}"]
-
-[tool.uv]
-package = false
-
-[[tool.uv.index]]
-name = "ado"
-default = true
-{index}
-"""
+    return app_project(
+        clients, f'[tool.uv]\npackage = false\n\n[[tool.uv.index]]\nname = "ado"\ndefault = true\n{index}\n'
     )
-    return project
 
 
 def test_uv_sync_then_resync_from_lock(clients: Clients) -> None:
@@ -181,24 +174,8 @@ def test_poetry_install(clients: Clients) -> None:
     """poetry install from an explicit source, with no credential stored anywhere."""
     org = clients.new_org()
     configure_source(clients, org, "KEYRING_ADO_PAT")
-    project = clients.tmp / "app"
-    project.mkdir()
-    (project / "pyproject.toml").write_text(
-        f"""[project]
-name = "app"
-version = "0.1.0"
-requires-python = ">=3.10"
-dependencies = ["{PACKAGE}"]
-
-[tool.poetry]
-package-mode = false
-
-[[tool.poetry.source]]
-name = "ado"
-url = "{org.url()}"
-priority = "primary"
-"""
-    )
+    source = f'[[tool.poetry.source]]\nname = "ado"\nurl = "{org.url()}"\npriority = "primary"\n'
+    project = app_project(clients, f"[tool.poetry]\npackage-mode = false\n\n{source}")
     result = clients.tool("poetry", "install", "--no-interaction", "--no-ansi", cwd=project)
     assert result.returncode == 0, result.stdout + result.stderr
     installed = list((project / ".venv").glob("lib/python*/site-packages/demo_pkg/__init__.py"))
