@@ -25,6 +25,14 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     return text
 
 
+def first_line(text: str, prefer: str | None = None) -> str:
+    """The first non-empty line of *text* (the first one containing *prefer*, when there is one),
+    at most 300 characters: the part of a library's error worth quoting."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    chosen = [line for line in lines if prefer in line] if prefer else []
+    return ((chosen or lines or ["no detail"])[0])[:_MAX_QUOTE]
+
+
 def quote_output(text: str, secrets: Iterable[str | None] = ()) -> str:
     """A short, single-line, redacted excerpt of a program's output, for an error message."""
     lines = [line.strip() for line in redact(text, secrets).splitlines() if line.strip()]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keyring_ado._redact import quote_output, redact
+from keyring_ado._redact import first_line, quote_output, redact
 from tests.fakes.az import jwt
 
 
@@ -28,3 +28,12 @@ def test_quote_is_one_short_line() -> None:
     assert quote_output("line one\n\n  line two  \n") == "line one | line two"
     assert len(quote_output("word " * 500)) == 300
     assert quote_output("") == "(no output)"
+
+
+def test_first_line_prefers_the_entra_code() -> None:
+    """Library errors are quoted by their first line, or their AADSTS line when asked."""
+    text = "\nClientSecretCredential authentication failed\n  AADSTS7000215: Invalid client secret.\n"
+    assert first_line(text) == "ClientSecretCredential authentication failed"
+    assert first_line(text, prefer="AADSTS") == "AADSTS7000215: Invalid client secret."
+    assert first_line("", prefer="AADSTS") == "no detail"
+    assert len(first_line("x" * 500)) == 300

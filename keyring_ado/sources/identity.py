@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _http
 from .. import settings as names
-from .._redact import quote_output, redact
+from .._redact import first_line, quote_output, redact
 from ..credential import Kind, Token
 from ..discovery import DEFAULT_AUTHORITY_HOST, TRUSTED_AUTHORITY_HOSTS
 from ..errors import SourceFailed, SourceUnavailable
@@ -72,7 +72,9 @@ class ServicePrincipalSource:
                 **_options(settings),
             )
         except (OSError, ValueError, TypeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else _first_line(str(exc))
+            reason = (
+                exc.strerror if isinstance(exc, OSError) and exc.strerror else first_line(str(exc), prefer="AADSTS")
+            )
             raise SourceFailed(
                 f"cannot use {names.CLIENT_CERTIFICATE_PATH} ({settings.client_certificate_path}): {reason}; "
                 "it must be a PEM or PKCS12 file holding the certificate and its RSA private key"
@@ -253,18 +255,12 @@ def exchange_token(credential: Any, name: str, settings: Settings) -> Token:  # 
     except SourceFailed:
         raise
     except CredentialUnavailableError as exc:
-        raise SourceUnavailable(f"{name}: {_first_line(redact(str(exc), secrets))}") from None
+        raise SourceUnavailable(f"{name}: {first_line(redact(str(exc), secrets), prefer='AADSTS')}") from None
     except (AzureError, ValueError, OSError) as exc:
         raise SourceFailed(
-            f"{name}: Entra ID refused the token request: {_first_line(redact(str(exc), secrets))}"
+            f"{name}: Entra ID refused the token request: {first_line(redact(str(exc), secrets), prefer='AADSTS')}"
         ) from None
     return Token(access.token, Kind.ENTRA, source=name, expires_on=float(access.expires_on))
-
-
-def _first_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    meaningful = [line for line in lines if "AADSTS" in line] or lines
-    return (meaningful[0] if meaningful else "no detail")[:300]
 
 
 def quiet_azure_loggers() -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from .._jsonfile import JsonFile
-from .._redact import redact
+from .._redact import first_line, redact
 from ..credential import Kind, Token
 from ..discovery import DEFAULT_AUTHORITY_HOST, TRUSTED_AUTHORITY_HOSTS, authority_for
 from ..errors import SourceFailed, SourceUnavailable
@@ -76,7 +76,7 @@ class SignInSource:
                 return token if token is not None else _interactive(app, settings)
         except (OSError, ValueError) as exc:  # requests' errors are OSErrors; msal raises ValueError
             host = settings.authority_host or DEFAULT_AUTHORITY_HOST
-            raise SourceFailed(f"could not reach Entra ID ({host}): {_first_line(redact(str(exc)))}") from None
+            raise SourceFailed(f"could not reach Entra ID ({host}): {first_line(redact(str(exc)))}") from None
 
 
 def _open_cache(directory: Path, settings: Settings) -> tuple[Any, str | None]:
@@ -90,7 +90,7 @@ def _open_cache(directory: Path, settings: Settings) -> tuple[Any, str | None]:
             persistence.save("{}")  # so a missing Secret Service shows now, not after a sign-in
         return PersistedTokenCache(persistence), None
     except Exception as exc:
-        reason = f"no encrypted storage: {_first_line(str(exc))}"
+        reason = f"no encrypted storage: {first_line(str(exc))}"
     if settings.allow_unencrypted_cache:
         path = directory / "msal-cache.json"
         persistence = FilePersistence(str(path))
@@ -210,8 +210,4 @@ def _token(result: dict[str, Any], source: str) -> Token:
 
 
 def _describe(result: dict[str, Any]) -> str:
-    return _first_line(redact(str(result.get("error_description") or result.get("error") or "no detail")))
-
-
-def _first_line(text: str) -> str:
-    return next((line.strip() for line in text.splitlines() if line.strip()), "no detail")[:300]
+    return first_line(redact(str(result.get("error_description") or result.get("error") or "no detail")))

@@ -47,13 +47,19 @@ elif mode == "hang":
 """
 
 
+def _install(directory: Path, name: str, script: str) -> Path:
+    """Write an executable fake program *name* into *directory*, run by this interpreter."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(script.format(python=sys.executable))
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
+
+
 class FakeAz:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / "az"
-        self.path.write_text(SCRIPT.format(python=sys.executable))
-        self.path.chmod(self.path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        self.path = _install(directory, "az", SCRIPT)
         self.configure("not_logged_in")
 
     def configure(self, mode: str, token: str = "", lifetime: int = 3600, delay: float = 0) -> None:
@@ -113,10 +119,7 @@ class FakeAzd:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / "azd"
-        self.path.write_text(AZD_SCRIPT.format(python=sys.executable))
-        self.path.chmod(self.path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        self.path = _install(directory, "azd", AZD_SCRIPT)
         self.configure("not_logged_in")
 
     def configure(self, mode: str, token: str = "") -> None:
