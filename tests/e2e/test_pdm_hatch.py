@@ -1,0 +1,84 @@
+"""pdm and hatch, as real subprocesses, against the fake feed (both load keyring in-process)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from tests.conftest import ROUTED_HOSTS
+from tests.e2e.conftest import Clients
+from tests.e2e.test_clients import app_project, assert_no_secret, configure_source
+from tests.fakes import resolver, wheels
+from tests.fakes.az import jwt
+
+pytestmark = pytest.mark.e2e
+
+
+def pdm_env(clients: Clients) -> None:
+    clients.env.update(
+        {
+            "PDM_CHECK_UPDATE": "false",
+            "PDM_CACHE_DIR": str(clients.tmp / "pdm-cache"),
+        }
+    )
+
+
+def test_pdm_install(clients: Clients) -> None:
+    """pdm lock + install from a feed that replaces PyPI, with no credential stored anywhere."""
+    org = clients.new_org(secret=jwt())
+    configure_source(clients, org, "az")
+    pdm_env(clients)
+    source = f'[[tool.pdm.source]]\nname = "pypi"\nurl = "{org.url()}"\n'
+    project = app_project(clients, f"[tool.pdm]\ndistribution = false\n\n{source}")
+    venv = clients.tool("pdm", "venv", "create", sys._base_executable, cwd=project)
+    assert venv.returncode == 0, venv.stdout + venv.stderr
+    result = clients.tool("pdm", "install", "--no-self", cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    installed = list((project / ".venv").glob("lib/python*/site-packages/demo_pkg/__init__.py"))
+    assert installed, result.stdout + result.stderr
+    assert org.authorized_requests()
+    assert org.secret not in (project / "pdm.lock").read_text()
+    assert clients.fake_az().calls, "the credential came from keyring-ado"
+    assert_no_secret(org, result.stdout, result.stderr)
+
+
+def test_pdm_publish(clients: Clients) -> None:
+    org = clients.new_org(secret=jwt())
+    configure_source(clients, org, "az")
+    pdm_env(clients)
+    project = app_project(clients, "")
+    dist = project / "dist"
+    dist.mkdir()
+    filename, content = wheels.build("pdm-published", "3.0")
+    (dist / filename).write_bytes(content)
+    result = clients.tool("pdm", "publish", "--no-build", "--repository", org.url("upload"), cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ("feed", filename) in clients.world.state.uploads
+    assert clients.fake_az().calls, "the credential came from keyring-ado"
+    assert_no_secret(org, result.stdout, result.stderr)
+
+
+def test_hatch_publish(clients: Clients) -> None:
+    org = clients.new_org(secret=jwt())
+    configure_source(clients, org, "az")
+    dist = clients.tmp / "dist"
+    dist.mkdir()
+    filename, content = wheels.build("hatch-published", "4.0")
+    (dist / filename).write_bytes(content)
+    # hatch publish ignores HTTPS_PROXY: route its connections to the fake by name instead.
+    clients.env["PYTHONPATH"] = str(resolver.install(clients.tmp / "resolver", ROUTED_HOSTS, clients.world.port))
+    result = clients.tool(
+        "hatch",
+        "publish",
+        "--repo",
+        org.url("upload"),
+        "--user",
+        "VssSessionToken",
+        "--no-prompt",
+        str(dist / filename),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ("feed", filename) in clients.world.state.uploads
+    assert clients.fake_az().calls, "the credential came from keyring-ado"
+    assert_no_secret(org, result.stdout, result.stderr)
