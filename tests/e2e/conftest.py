@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AdoWorld
-from tests.fakes import entra, wheels
+from tests.conftest import ROUTED_HOSTS, AdoWorld
+from tests.fakes import entra, resolver, wheels
 from tests.fakes.az import FakeAz
 
 BIN = Path(sys.executable).parent
@@ -85,12 +85,21 @@ class Clients:
             link.symlink_to(BIN / "keyring")
         self.env["PATH"] = f"{shim}{os.pathsep}{self.env['PATH']}"
 
+    def route_by_name(self) -> None:
+        """For clients that ignore ``HTTPS_PROXY`` (hatch publish): the routed names reach the fake."""
+        self.env["PYTHONPATH"] = str(resolver.install(self.tmp / "resolver", ROUTED_HOSTS, self.world.port))
+
     def run(
-        self, argv: Sequence[str], *, cwd: Path | None = None, timeout: float = 180
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path | None = None,
+        timeout: float = 180,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             list(argv),
-            env=self.env,
+            env=self.env if env is None else env,
             cwd=cwd or self.tmp,
             capture_output=True,
             text=True,
@@ -164,6 +173,8 @@ def clients(ado_world: AdoWorld, tmp_path: Path) -> Clients:
         "POETRY_CONFIG_DIR": str(tmp_path / "poetry-config"),
         "POETRY_DATA_DIR": str(tmp_path / "poetry-data"),
         "POETRY_VIRTUALENVS_IN_PROJECT": "true",
+        "PDM_CHECK_UPDATE": "false",
+        "PDM_CACHE_DIR": str(tmp_path / "pdm-cache"),
         "PYTHONDONTWRITEBYTECODE": "1",
         "AZURE_AUTHORITY_HOST": f"https://{entra.ENTRA_HOST}",
     }

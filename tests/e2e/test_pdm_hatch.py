@@ -2,37 +2,22 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
-from tests.conftest import ROUTED_HOSTS
 from tests.e2e.conftest import Clients
 from tests.e2e.test_clients import app_project, assert_no_secret, configure_source
-from tests.fakes import resolver, wheels
+from tests.fakes import wheels
 from tests.fakes.az import jwt
 
 pytestmark = pytest.mark.e2e
-
-
-def pdm_env(clients: Clients) -> None:
-    clients.env.update(
-        {
-            "PDM_CHECK_UPDATE": "false",
-            "PDM_CACHE_DIR": str(clients.tmp / "pdm-cache"),
-        }
-    )
 
 
 def test_pdm_install(clients: Clients) -> None:
     """pdm lock + install from a feed that replaces PyPI, with no credential stored anywhere."""
     org = clients.new_org(secret=jwt())
     configure_source(clients, org, "az")
-    pdm_env(clients)
     source = f'[[tool.pdm.source]]\nname = "pypi"\nurl = "{org.url()}"\n'
     project = app_project(clients, f"[tool.pdm]\ndistribution = false\n\n{source}")
-    venv = clients.tool("pdm", "venv", "create", sys._base_executable, cwd=project)
-    assert venv.returncode == 0, venv.stdout + venv.stderr
     result = clients.tool("pdm", "install", "--no-self", cwd=project)
     assert result.returncode == 0, result.stdout + result.stderr
     installed = list((project / ".venv").glob("lib/python*/site-packages/demo_pkg/__init__.py"))
@@ -46,7 +31,6 @@ def test_pdm_install(clients: Clients) -> None:
 def test_pdm_publish(clients: Clients) -> None:
     org = clients.new_org(secret=jwt())
     configure_source(clients, org, "az")
-    pdm_env(clients)
     project = app_project(clients, "")
     dist = project / "dist"
     dist.mkdir()
@@ -67,7 +51,7 @@ def test_hatch_publish(clients: Clients) -> None:
     filename, content = wheels.build("hatch-published", "4.0")
     (dist / filename).write_bytes(content)
     # hatch publish ignores HTTPS_PROXY: route its connections to the fake by name instead.
-    clients.env["PYTHONPATH"] = str(resolver.install(clients.tmp / "resolver", ROUTED_HOSTS, clients.world.port))
+    clients.route_by_name()
     result = clients.tool(
         "hatch",
         "publish",

@@ -218,6 +218,10 @@ class _Handler(BaseHTTPRequestHandler):
                 fields[name] = str(part.get_content())
         if not filename or "name" not in fields:
             return 400, [], b"Bad Request"
+        if filename in state.add_feed(org, feed).files.get(normalize(fields["name"]), {}):
+            # Azure Artifacts keeps every file forever: a second upload of one is refused.
+            body = f"The feed '{feed}' already contains file '{filename}' in package '{fields['name']}'."
+            return 409, [("Content-Type", "text/plain")], body.encode()
         state.add_file(org, feed, fields["name"], filename, content)
         state.uploads.append((feed, filename))
         return 200, [], b""
