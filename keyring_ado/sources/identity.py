@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -133,7 +134,7 @@ class GitHubOidcSource:
         url += ("&" if "?" in url else "?") + f"audience={ASSERTION_AUDIENCE}"
         headers = {"Authorization": f"Bearer {settings.github_request_token}", "Accept": "application/json"}
         return _assertion_exchange(
-            lambda: _fetch_assertion(url, "GET", headers, "value", self.name, settings), self.name, settings
+            lambda: _fetch_assertion(url, "GET", headers, "value", settings), self.name, settings
         )
 
 
@@ -174,7 +175,7 @@ class PipelinesOidcSource:
             "X-TFS-FedAuthRedirect": "Suppress",
         }
         return _assertion_exchange(
-            lambda: _fetch_assertion(url, "POST", headers, "oidcToken", self.name, settings),
+            lambda: _fetch_assertion(url, "POST", headers, "oidcToken", settings),
             self.name,
             settings,
             client_id=client_id,
@@ -222,28 +223,28 @@ def _assertion_exchange(
     return exchange_token(credential, name, settings)
 
 
-def _fetch_assertion(  # noqa: PLR0917 - one call site per issuer, read side by side
-    url: str, method: str, headers: dict[str, str], field: str, name: str, settings: Settings
-) -> str:
+def _fetch_assertion(url: str, method: str, headers: dict[str, str], field: str, settings: Settings) -> str:
+    """The CI platform's ID token (the assertion Entra ID exchanges), from GitHub or Azure Pipelines."""
+    issuer = urllib.parse.urlsplit(url).hostname or url
     try:
         answer = _http.request(url, settings, method=method, headers=headers, data=b"" if method == "POST" else None)
     except (OSError, ValueError) as exc:
-        raise SourceFailed(f"{name}: could not reach the token issuer: {getattr(exc, 'reason', exc)}") from None
+        raise SourceFailed(f"could not reach the ID token issuer ({issuer}): {getattr(exc, 'reason', exc)}") from None
     secrets = [settings.github_request_token, settings.system_access_token]
     if answer.status != 200:
         said = quote_output(answer.body.decode("utf-8", "replace"), secrets)
-        raise SourceFailed(f"{name}: the token issuer answered {answer.status}: {said}")
+        raise SourceFailed(f"the ID token issuer ({issuer}) answered {answer.status}: {said}")
     try:
         value = json.loads(answer.body)[field]
     except (ValueError, KeyError, TypeError):
         value = None
     if not isinstance(value, str) or not value:
-        raise SourceFailed(f"{name}: the token issuer's answer has no {field}")
+        raise SourceFailed(f"the ID token issuer's answer ({issuer}) has no {field}")
     return value
 
 
 def exchange_token(credential: Any, name: str, settings: Settings) -> Token:  # noqa: ANN401 - any azure-identity credential
-    from azure.core.exceptions import AzureError  # noqa: PLC0415
+    from azure.core.exceptions import AzureError, ServiceRequestError  # noqa: PLC0415
     from azure.identity import CredentialUnavailableError  # noqa: PLC0415
 
     quiet_azure_loggers()
@@ -255,12 +256,29 @@ def exchange_token(credential: Any, name: str, settings: Settings) -> Token:  # 
     except SourceFailed:
         raise
     except CredentialUnavailableError as exc:
-        raise SourceUnavailable(f"{name}: {first_line(redact(str(exc), secrets), prefer='AADSTS')}") from None
+        raise SourceUnavailable(first_line(redact(str(exc), secrets), prefer="AADSTS")) from None
     except (AzureError, ValueError, OSError) as exc:
-        raise SourceFailed(
-            f"{name}: Entra ID refused the token request: {first_line(redact(str(exc), secrets), prefer='AADSTS')}"
-        ) from None
+        unreachable = _network_error(exc, ServiceRequestError)
+        if unreachable is not None:
+            said = first_line(redact(str(unreachable), secrets))
+            raise SourceFailed(f"could not reach Entra ID: {said}; check the network and proxy settings") from None
+        said = first_line(redact(str(exc), secrets), prefer="AADSTS")
+        raise SourceFailed(f"Entra ID refused the token request: {said}") from None
     return Token(access.token, Kind.ENTRA, source=name, expires_on=float(access.expires_on))
+
+
+def _network_error(exc: BaseException, service_request_error: type[BaseException]) -> BaseException | None:
+    """The connection failure behind *exc*, if that is what it is: azure-identity wraps msal's
+    ``requests`` errors (which are OSErrors) in ClientAuthenticationError."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (service_request_error, OSError)):
+            return current
+        inner = getattr(current, "inner_exception", None)
+        current = inner if isinstance(inner, BaseException) else (current.__cause__ or current.__context__)
+    return None
 
 
 def quiet_azure_loggers() -> None:

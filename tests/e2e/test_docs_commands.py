@@ -16,9 +16,11 @@ for the upload commands (a new version after each upload, as a feed keeps every 
 from __future__ import annotations
 
 import glob
+import os
 import re
 import shlex
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +28,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SERVER_HOST
+from tests.e2e import terminal
 from tests.e2e.conftest import BIN, PACKAGE, Clients, Org
 from tests.fakes import wheels
+from tests.fakes.artifacts import TENANT
+from tests.fakes.entra import GITHUB_HOST, PIPELINES_HOST
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -53,29 +58,53 @@ dependencies = ["{PACKAGE}"]
 distribution = false
 """
 BLOCK = re.compile(
-    r"^```(?:(console)|\{code-block\} *(\w+)\n:caption: *(\S+)\n(?::\w+:.*\n)*|(dockerfile))\n(.*?)^```",
+    r"^```(?:(console)|\{code-block\} *(\w+)\n:caption: *(\S+)\n(?::\w+:.*\n)*|(dockerfile|yaml))\n(.*?)^```",
     flags=re.S | re.M,
 )
+#: Pages whose reader is not the default one (a PAT in KEYRING_ADO_PAT, no terminal).
+READERS = {"docs/how-to/headless.md": "a person at a terminal over SSH, nothing configured"}
 
 
 @dataclass(frozen=True)
 class Step:
-    kind: str  # "command", "file" or "dockerfile"
+    kind: str  # "command", "file", "dockerfile" or "yaml" (a CI job)
     text: str
     name: str = ""
 
 
 def steps(page: Path) -> list[Step]:
     found = []
-    for console, _, caption, dockerfile, body in BLOCK.findall(page.read_text()):
+    for console, _, caption, job, body in BLOCK.findall(page.read_text()):
         if console:
             for line in body.splitlines():
                 found.extend(Step("command", c.strip()) for c in line.split("&&") if c.strip())
-        elif dockerfile:
-            found.append(Step("dockerfile", body))
+        elif job:
+            found.append(Step(job, body))
         else:
             found.append(Step("file", body, caption))
     return found
+
+
+def yaml_commands(body: str) -> list[str]:
+    """The shell lines of a CI job: ``run:``, ``script:`` and ``inlineScript:``, one line or a ``|`` block."""
+    commands = []
+    lines = body.splitlines()
+    for i, line in enumerate(lines):
+        match = re.match(r"^(\s*)(?:- )?(?:run|script|inlineScript): *(.*)$", line)
+        if not match:
+            continue
+        if match.group(2) not in {"|", ">"}:
+            commands.append(match.group(2))
+            continue
+        for following in lines[i + 1 :]:
+            if len(following) - len(following.lstrip()) <= len(match.group(1)) + 2:
+                break
+            commands.append(following.strip())
+    return commands
+
+
+def dockerfile_commands(body: str) -> list[str]:
+    return re.findall(r"^RUN (.*)$", body.replace("\\\n", " "), flags=re.M)
 
 
 def documented_commands() -> list[tuple[str, str]]:
@@ -96,7 +125,10 @@ class Reader:
     def __init__(self, clients: Clients, org: Org, page: str) -> None:
         self.clients = clients
         self.org = org
+        self.other = clients.new_org()  # OTHER: a second organisation, for cross-organisation recipes
         self.page = page
+        self.at_terminal = page in READERS
+        self.screens: list[str] = []
         self.project = clients.tmp / "project"
         self.project.mkdir()
         (self.project / "pyproject.toml").write_text(PROJECT)
@@ -104,8 +136,10 @@ class Reader:
         (self.project / "app" / "__init__.py").write_text("")
         self.uploaded: list[str] = []
         self.build()
-        clients.env["KEYRING_ADO_PAT"] = org.secret
-        clients.env["UV_PYTHON"] = sys.executable  # the reader's Python, not whatever else is on PATH
+        self.env = dict(clients.env)
+        self.env["UV_PYTHON"] = sys.executable  # the reader's Python, not whatever else is on PATH
+        if not self.at_terminal:
+            self.env["KEYRING_ADO_PAT"] = org.secret
 
     def build(self) -> None:
         """A wheel in ``dist/``, a new version each time (a feed refuses a file it already has)."""
@@ -121,8 +155,8 @@ class Reader:
 
     def fill(self, text: str) -> str:
         return (
-            text.replace("ORG", self.org.name).replace("FEED", "feed").replace("PACKAGE", PACKAGE)
-            .replace("tfs.example.com", SERVER_HOST).replace("...", self.org.secret)
+            text.replace("ORG", self.org.name).replace("OTHER", self.other.name).replace("FEED", "feed")
+            .replace("PACKAGE", PACKAGE).replace("tfs.example.com", SERVER_HOST).replace("...", self.org.secret)
         )  # fmt: skip
 
     def file(self, name: str, body: str) -> None:
@@ -133,30 +167,39 @@ class Reader:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
 
-    def command(self, command: str) -> None:
+    def command(self, command: str, env: dict[str, str] | None = None) -> None:
+        """Runs *command* in *env* (the reader's shell unless a CI job or a build gives its own)."""
+        env = self.env if env is None else env
         if skip_reason(command) == INSTALLS:
-            self.clients.keyring_outside_pip_env()  # as pipx / uv tool would leave `keyring` on PATH
+            self.keyring_on_path(env)
             return
         if skip_reason(command):
             return
         words = shlex.split(self.fill(command))
-        env = dict(self.clients.env)
+        once = dict(env)
         while words and re.fullmatch(r"[A-Z_]+=.*", words[0]):
             name, _, value = words.pop(0).partition("=")
-            env[name] = value
+            once[name] = value
         if words[:2] == ["az", "login"]:
-            self.clients.env.pop("KEYRING_ADO_PAT", None)
-            self.clients.fake_az().configure("token", self.clients.world.entra.user_access_token())
+            env.pop("KEYRING_ADO_PAT", None)
+            az = self.clients.fake_az()
+            az.configure("token", self.clients.world.entra.user_access_token())
+            env["PATH"] = f"{az.directory}{os.pathsep}{env['PATH']}"
             return
         if words[0] == "export":
             name, _, value = words[1].partition("=")
-            self.clients.env[name] = value
+            env[name] = value
             return
-        argv = self.argv(words, env)
-        self.run(command, argv, env)
+        self.run(command, self.argv(words, once), once)
         if words[0] in {"twine", "uv", "pdm", "hatch", "poetry"} and words[1] in {"upload", "publish"}:
             self.uploaded.append(self.next_upload)
             self.build()
+
+    def keyring_on_path(self, env: dict[str, str]) -> None:
+        """What ``uv tool install keyring --with keyring-ado`` (or pipx) leaves: ``keyring`` on PATH,
+        outside pip's environment."""
+        self.clients.keyring_outside_pip_env()
+        env["PATH"] = self.clients.env["PATH"].split(os.pathsep)[0] + os.pathsep + env["PATH"]
 
     def argv(self, words: list[str], env: dict[str, str]) -> list[str]:
         words = [w for word in words for w in (sorted(glob.glob(word, root_dir=self.project)) or [word])]
@@ -177,22 +220,61 @@ class Reader:
         pytest.fail(f"{self.page} shows `{' '.join(words)}`, which this test neither runs nor skips with a reason")
 
     def dockerfile(self, body: str) -> None:
-        """BuildKit's ``RUN --mount=type=secret,id=X,env=VAR``: the secret is VAR for that one command."""
-        for run in re.findall(r"^RUN (.*?)(?<!\\)$", body.replace("\\\n", " "), flags=re.M):
+        """An image build: nothing of the reader's shell but PATH and the network, and BuildKit's
+        ``RUN --mount=type=secret,id=X,env=VAR``, which makes the secret VAR for that one command."""
+        image = dict(self.clients.env)  # the machine, without the reader's credentials
+        for run in dockerfile_commands(body):
             mount = re.match(r"--mount=type=secret,id=\w+,env=(\w+)\s+(.*)", run)
-            if not mount:
-                self.command(run.strip())
-                continue
-            var, command = mount.groups()
-            self.clients.env.pop("KEYRING_ADO_PAT", None)  # the image has no credential but the secret
-            self.command(f"{var}=... {command}")
+            self.command(f"{mount.group(1)}=... {mount.group(2)}" if mount else run.strip(), image)
+
+    def ci_job(self, body: str) -> None:
+        """A CI job's shell lines, in the environment that platform gives them."""
+        job = dict(self.clients.env)  # a fresh agent: the machine, without the reader's credentials
+        entra = self.clients.world.entra
+        if "AzureCLI@2" in body:  # a workload-identity service connection, and the job token
+            job.update(
+                TF_BUILD="True",
+                SYSTEM_COLLECTIONURI=f"https://dev.azure.com/{self.org.name}/",
+                SYSTEM_OIDCREQUESTURI=f"https://{PIPELINES_HOST}/{self.org.name}/_apis/distributedtask/hubs/build/plans/p/jobs/j/oidctoken",
+                AZURESUBSCRIPTION_SERVICE_CONNECTION_ID="3c1f9b0e-0000-4000-8000-000000000001",
+                AZURESUBSCRIPTION_CLIENT_ID=entra.add_federated_client(),
+                AZURESUBSCRIPTION_TENANT_ID=TENANT,
+                SYSTEM_ACCESSTOKEN=entra.pipelines_job_token,
+            )
+        elif "SYSTEM_ACCESSTOKEN" in body:  # Azure Pipelines, System.AccessToken mapped into the step
+            job.update(
+                TF_BUILD="True",
+                SYSTEM_COLLECTIONURI=f"https://dev.azure.com/{self.org.name}/",
+                SYSTEM_ACCESSTOKEN=self.org.secret,
+            )
+        elif "id-token: write" in body:  # GitHub Actions with an Entra app's federated credential
+            job.update(
+                CI="true",
+                GITHUB_ACTIONS="true",
+                AZURE_CLIENT_ID=entra.add_federated_client(),
+                AZURE_TENANT_ID=TENANT,
+                ACTIONS_ID_TOKEN_REQUEST_URL=f"https://{GITHUB_HOST}/_apis/oidctoken?api-version=2.0",
+                ACTIONS_ID_TOKEN_REQUEST_TOKEN=entra.github_request_token,
+            )
+        else:
+            pytest.fail(f"{self.page}: a YAML block this test cannot place on a CI platform")
+        for command in yaml_commands(body):
+            self.command(command, job)
 
     def run(self, command: str, argv: list[str], env: dict[str, str]) -> None:
-        result = self.clients.run(argv, env=env, cwd=self.project)
+        if self.at_terminal:
+            session = terminal.run(argv, env, self.project)
+            result = subprocess.CompletedProcess(
+                argv, session.returncode, session.stdout, session.stderr + session.screen
+            )
+            self.screens.append(session.screen)
+        else:
+            result = self.clients.run(argv, env=env, cwd=self.project)
         assert result.returncode == 0, f"{self.page}: {self.fill(command)}\n{result.stdout}\n{result.stderr}"
-        assert self.org.secret not in result.stderr
-        if argv[0] != str(BIN / "keyring"):  # `keyring get` prints the secret; nothing else may
-            assert self.org.secret not in result.stdout
+        for secret in (self.org.secret, self.other.secret):
+            assert secret not in result.stderr
+            if argv[0] != str(BIN / "keyring"):  # `keyring get` prints the secret; nothing else may
+                assert secret not in result.stdout
 
 
 PAGES_WITH_STEPS = [p for p in PAGES if any(s.kind != "file" for s in steps(p))]
@@ -206,21 +288,30 @@ def test_page(clients: Clients, page: Path) -> None:
     clients.world.state.accept("tfs", org.secret)
     reader = Reader(clients, org, page_id(page))
     if SERVER_HOST in reader.fill(page.read_text()) and "KEYRING_ADO_HOSTS" not in page.read_text():
-        clients.env["KEYRING_ADO_HOSTS"] = SERVER_HOST
+        reader.env["KEYRING_ADO_HOSTS"] = SERVER_HOST
     for step in steps(page):
         if step.kind == "file":
             reader.file(step.name, step.text)
         elif step.kind == "dockerfile":
             reader.dockerfile(step.text)
+        elif step.kind == "yaml":
+            reader.ci_job(step.text)
         else:
             reader.command(step.text)
     arrived = clients.world.state.add_feed(org.name, "feed").files.get("app", {})
     assert set(reader.uploaded) <= set(arrived), "every upload the page shows reached the organisation's feed"
+    if reader.at_terminal:
+        assert any("microsoft.com/devicelogin" in screen for screen in reader.screens), (
+            "the page promises a device code"
+        )
 
 
 def test_every_skip_is_shown_somewhere() -> None:
     """SKIPPED lists only commands the docs still show."""
     shown = [command for _, command in documented_commands()]
-    shown += [run for p in PAGES for s in steps(p) if s.kind == "dockerfile" for run in s.text.splitlines()]
+    for page in PAGES:
+        for step in steps(page):
+            shown += dockerfile_commands(step.text) if step.kind == "dockerfile" else []
+            shown += yaml_commands(step.text) if step.kind == "yaml" else []
     unused = [start for start in SKIPPED if not any(start in command for command in shown)]
     assert not unused, unused

@@ -151,6 +151,21 @@ def test_entra_outage_is_failed_and_bounded(routed: AdoWorld, monkeypatch: pytes
         routed.entra.failing = 0
 
 
+def test_entra_unreachable_says_so(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A network that cannot reach Entra ID is not "Entra refused": the message tells them apart."""
+    client_id, secret = routed.entra.add_secret_client()
+    settings = current(
+        monkeypatch,
+        AZURE_CLIENT_ID=client_id,
+        AZURE_TENANT_ID=TENANT,
+        AZURE_CLIENT_SECRET=secret,
+        AZURE_AUTHORITY_HOST="https://login.unrouted.test",  # the proxy refuses to connect there
+    )
+    with pytest.raises(SourceFailed, match=r"^could not reach Entra ID: .*403.*check the network") as caught:
+        ServicePrincipalSource().get_token(feed(), settings)
+    assert secret not in str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("source", "environ", "reason"),
     [
@@ -177,7 +192,7 @@ def test_entra_garbage_is_failed(routed: AdoWorld, monkeypatch: pytest.MonkeyPat
     routed.entra.garbage = 3
     settings = current(monkeypatch, AZURE_CLIENT_ID=client_id, AZURE_TENANT_ID=TENANT, AZURE_CLIENT_SECRET=secret)
     try:
-        with pytest.raises(SourceFailed, match="service principal: Entra ID refused the token request") as caught:
+        with pytest.raises(SourceFailed, match=r"^Entra ID refused the token request") as caught:
             ServicePrincipalSource().get_token(feed(), settings)
     finally:
         routed.entra.garbage = 0
