@@ -130,8 +130,8 @@ def attempts(feed: Feed, settings: Settings, sources: Iterable[Source]) -> Itera
             yield Attempt(source.name, "failed", str(exc))
             return
         except Exception as exc:  # a bug in a source must not break pip: report it, in one line
-            detail = f"raised {type(exc).__name__}: {redact(str(exc), _secrets(settings))}; please report this"
-            yield Attempt(source.name, "failed", detail)
+            said = redact(str(exc), _secrets(settings))
+            yield Attempt(source.name, "failed", f"raised {type(exc).__name__}: {said}; please report this")
             return
         if feed.server and token.kind is not Kind.PAT:
             yield Attempt(
@@ -140,8 +140,11 @@ def attempts(feed: Feed, settings: Settings, sources: Iterable[Source]) -> Itera
             continue
         if not token.fresh():
             when = time.strftime("%H:%M:%S UTC", time.gmtime(token.expires_on or 0))
-            detail = f"gave a token that had already expired at {when}; check the system clock, then sign in again"
-            yield Attempt(token.source, "failed", detail)
+            yield Attempt(
+                token.source,
+                "failed",
+                f"gave a token that had already expired at {when}; check the system clock, then sign in again",
+            )
             return
         yield Attempt(source.name, "served", token.source, token)
         return

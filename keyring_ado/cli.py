@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             return _setup(args.client, args.url, config, write=args.write, project=args.project)
         feed = feeds.parse(args.url, config.server_hosts) if args.url else None
         if args.url and feed is None:
-            _say(f"{args.url} is not an Azure DevOps feed URL keyring-ado serves (https, pkgs.dev.azure.com, "
+            _error(f"{args.url} is not an Azure DevOps feed URL keyring-ado serves (https, pkgs.dev.azure.com, "
                  "{org}.pkgs.visualstudio.com, or a host in KEYRING_ADO_HOSTS)")  # fmt: skip
             return 2
         if args.command == "diagnose":
@@ -60,6 +60,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _say(message: str) -> None:
     sys.stderr.write(f"keyring-ado: {message}\n")
+
+
+def _error(message: str) -> None:
+    """A message that ends the command unsuccessfully (each has an entry in the troubleshooting page)."""
+    _say(message)
 
 
 class _Redacting(logging.Filter):
@@ -219,7 +224,9 @@ def _setup(client: str, url: str, config: settings.Settings, *, write: bool, pro
 
     feed = feeds.parse(url, config.server_hosts)
     if feed is None or feed.name is None:
-        _say(f"{url} is not an Azure Artifacts index URL (https://pkgs.dev.azure.com/ORG/_packaging/FEED/pypi/simple/)")
+        _error(
+            f"{url} is not an Azure Artifacts index URL (https://pkgs.dev.azure.com/ORG/_packaging/FEED/pypi/simple/)"
+        )
         return 2
     index = setup.index_url(url)
     if not write:
