@@ -336,6 +336,30 @@ def test_parallel_processes_share_one_prompt(clients: Clients) -> None:
     assert device_code_grants(clients) == 1
 
 
+def test_32_processes_at_terminals_one_prompt(clients: Clients) -> None:
+    """Load with the interactive sign-in: 32 cold `keyring get` processes, each at a terminal of its
+    own, started together. One device-code prompt in all; the other 31 wait for it and use the
+    sign-in it left; Entra ID gets a bounded number of token requests; the cache is valid after."""
+    from tests.e2e import terminal
+
+    org = clients.new_org()
+    signin_env(clients)
+    argv = [str(BIN / "keyring"), "get", org.url(), "VssSessionToken"]
+    running = [terminal.start(argv, clients.env, clients.tmp) for _ in range(32)]
+    sessions = [terminal.finish(started, timeout=240) for started in running]
+    assert [s.returncode for s in sessions] == [0] * 32, [s.stderr + s.screen for s in sessions if s.returncode][:2]
+    tokens = {s.stdout for s in sessions}
+    assert len(tokens) == 1
+    assert clients.world.entra.valid_for(tokens.pop().strip(), TENANT)
+    assert sum("devicelogin" in s.screen for s in sessions) == 1, "one prompt"
+    assert device_code_grants(clients) == 1
+    assert len(clients.world.entra.grants(entra.DEVICE_CODE_GRANT)) == 3  # pending, pending, granted
+    # The sign-in's own requests (discovery, the device code, three polls) and nothing from the other 31.
+    assert len(clients.world.entra.log) <= 5, clients.world.entra.log
+    cache = json.loads((clients.tmp / "home" / ".cache" / "keyring-ado" / "tokens.json").read_text())
+    assert [key for key in cache["entries"] if org.name in key], cache
+
+
 def test_ci_without_any_source_is_quick_and_clear(clients: Clients) -> None:
     """CI=true, nothing configured: `keyring get` ends within 5 s, one line on stderr, nothing on stdout."""
     org = clients.new_org()
