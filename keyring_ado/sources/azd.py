@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .._redact import quote_output
 from ..credential import Kind, Token
 from ..errors import SourceFailed, SourceUnavailable
-from .azure_cli import AZURE_DEVOPS_RESOURCE
+from .azure_cli import AZURE_DEVOPS_RESOURCE, executable, run_cli
 
 if TYPE_CHECKING:
     from ..feeds import Feed
     from ..settings import Settings
+
+
+DESCRIPTION = "the Azure Developer CLI (azd)"
 
 
 class AzdSource:
@@ -22,17 +24,16 @@ class AzdSource:
     server_capable = False
 
     def identity(self, feed: Feed, settings: Settings) -> str:
-        _executable()
+        executable("azd", DESCRIPTION)
         return "azd"
 
     def get_token(self, feed: Feed, settings: Settings) -> Token:
-        executable = _executable()
-        from .. import _process  # noqa: PLC0415
+        path = executable("azd", DESCRIPTION)
         from ..discovery import authority_for  # noqa: PLC0415
 
         authority = authority_for(feed, settings)
         argv = [
-            executable,
+            path,
             "auth",
             "token",
             "--output",
@@ -43,14 +44,7 @@ class AzdSource:
         ]
         if authority.specific:
             argv += ["--tenant-id", authority.tenant]
-        try:
-            result = _process.run(argv, timeout=settings.az_timeout)
-        except _process.ProcessTimeout as exc:
-            raise SourceFailed(
-                f"{exc}; run `azd auth token --scope {AZURE_DEVOPS_RESOURCE}/.default` to see why"
-            ) from None
-        except OSError as exc:
-            raise SourceFailed(f"could not start {executable}: {exc.strerror or exc}") from None
+        result = run_cli(argv, settings, by_hand=f"azd auth token --scope {AZURE_DEVOPS_RESOURCE}/.default")
         if result.returncode != 0:
             said = result.stderr + result.stdout
             if "azd auth login" in said and "AADSTS" not in said:
@@ -67,10 +61,3 @@ class AzdSource:
         if not isinstance(secret, str) or not secret:
             raise SourceFailed("azd auth token printed an empty token")
         return Token(secret, Kind.ENTRA, source=self.name, expires_on=expires_on)
-
-
-def _executable() -> str:
-    executable = shutil.which("azd")
-    if executable is None:
-        raise SourceUnavailable("the Azure Developer CLI (azd) is not on PATH")
-    return executable

@@ -31,46 +31,55 @@ class AzureCliSource:
 
     def identity(self, feed: Feed, settings: Settings) -> str:
         """What tokens are shared under between processes: worth it, each az call costs 0.3 s or more."""
-        _executable()
+        executable("az", "the Azure CLI (az)")
         # AZURE_CONFIG_DIR is az's own switch between logins: each gets its own entries.
         return f"az:{settings.az_config_dir}" if settings.az_config_dir else "az"
 
     def get_token(self, feed: Feed, settings: Settings) -> Token:
-        executable = _executable()
+        path = executable("az", "the Azure CLI (az)")
         from ..discovery import authority_for  # noqa: PLC0415 - HTTP machinery only when az exists
 
         authority = authority_for(feed, settings)
         # The feed's own tenant (B2B guests sign in elsewhere); never the all-zero MSA marker.
         tenant = authority.tenant if authority.specific else None
-        argv = [executable, "account", "get-access-token", "--resource", AZURE_DEVOPS_RESOURCE, "--output", "json"]
+        argv = [path, "account", "get-access-token", "--resource", AZURE_DEVOPS_RESOURCE, "--output", "json"]
         if tenant:
             argv += ["--tenant", tenant]
-        from .. import _process  # noqa: PLC0415 - subprocess machinery only when az exists
-
-        _log.debug("keyring-ado: running az account get-access-token (timeout %g s)", settings.az_timeout)
-        try:
-            result = _process.run(
-                argv,
-                timeout=settings.az_timeout,
-                extra_env={"AZURE_CORE_NO_COLOR": "true", "AZURE_CORE_ONLY_SHOW_ERRORS": "true"},
-            )
-        except _process.ProcessTimeout as exc:
-            raise SourceFailed(
-                f"{exc}; run `az account get-access-token --resource {AZURE_DEVOPS_RESOURCE}` yourself to see "
-                "what it waits for, or raise KEYRING_ADO_AZ_TIMEOUT"
-            ) from None
-        except OSError as exc:
-            raise SourceFailed(f"could not start {executable}: {exc.strerror or exc}") from None
+        result = run_cli(
+            argv,
+            settings,
+            by_hand=f"az account get-access-token --resource {AZURE_DEVOPS_RESOURCE}",
+            extra_env={"AZURE_CORE_NO_COLOR": "true", "AZURE_CORE_ONLY_SHOW_ERRORS": "true"},
+        )
         if result.returncode != 0:
             raise _failure(result, tenant)
         return _parse(result.stdout)
 
 
-def _executable() -> str:
-    executable = shutil.which("az")
-    if executable is None:
-        raise SourceUnavailable("the Azure CLI (az) is not on PATH")
-    return executable
+def executable(name: str, description: str) -> str:
+    """The CLI's path; unavailable, at the cost of a PATH scan, when it is not installed."""
+    path = shutil.which(name)
+    if path is None:
+        raise SourceUnavailable(f"{description} is not on PATH")
+    return path
+
+
+def run_cli(
+    argv: list[str], settings: Settings, *, by_hand: str, extra_env: dict[str, str] | None = None
+) -> _process.Completed:
+    """Runs a CLI (az, azd) within ``KEYRING_ADO_AZ_TIMEOUT``; a hang or a failure to start is the
+    source's failure, naming the command to run by hand to see what went wrong."""
+    from .. import _process  # noqa: PLC0415 - subprocess machinery only when a CLI exists
+
+    _log.debug("keyring-ado: running %s (timeout %g s)", by_hand, settings.az_timeout)
+    try:
+        return _process.run(argv, timeout=settings.az_timeout, extra_env=extra_env)
+    except _process.ProcessTimeout as exc:
+        raise SourceFailed(
+            f"{exc}; run `{by_hand}` yourself to see what it waits for, or raise KEYRING_ADO_AZ_TIMEOUT"
+        ) from None
+    except OSError as exc:
+        raise SourceFailed(f"could not start {argv[0]}: {exc.strerror or exc}") from None
 
 
 def _failure(result: _process.Completed, tenant: str | None) -> Exception:

@@ -111,11 +111,13 @@ elif mode == "not_logged_in":
     sys.exit(1)
 elif mode == "garbage":
     print("surprise " + token)
+elif mode == "hang":
+    time.sleep(600)
 """
 
 
 class FakeAzd:
-    """A fake ``azd``: logs its argv; modes ``token``, ``not_logged_in``, ``garbage``."""
+    """A fake ``azd``: logs its argv; modes ``token``, ``not_logged_in``, ``garbage``, ``hang``."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,16 @@ def test_garbage(fake_azd: FakeAzd) -> None:
     with pytest.raises(SourceFailed, match="not a token") as caught:
         AzdSource().get_token(feed(), config(KEYRING_ADO_TENANT="organizations"))
     assert canary not in str(caught.value)
+
+
+def test_hang_is_bounded(fake_azd: FakeAzd) -> None:
+    """An azd that never answers is killed after KEYRING_ADO_AZ_TIMEOUT, with the command to try by hand."""
+    fake_azd.configure("hang")
+    started = time.monotonic()
+    expected = r"azd did not answer within 1 s; run `azd auth token --scope .*/.default` yourself"
+    with pytest.raises(SourceFailed, match=expected):
+        AzdSource().get_token(feed(), config(KEYRING_ADO_TENANT="organizations", KEYRING_ADO_AZ_TIMEOUT="1"))
+    assert time.monotonic() - started < 5
 
 
 def test_not_installed() -> None:
