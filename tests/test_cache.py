@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import resource
 import stat
 import subprocess
 import sys
@@ -253,3 +254,40 @@ def test_two_cached_sources_in_one_lookup_do_not_wait_on_each_other(tmp_path: Pa
     assert "az (az is not logged in" in err
     assert "azd (azd is not logged in" in err
     assert time.monotonic() - started < 10
+
+
+def test_full_disk_is_harmless(tmp_path: Path, fake_az: FakeAz) -> None:
+    """A disk that fills up while the cache is written (RLIMIT_FSIZE makes every write past 4 KiB
+    fail, as a full disk would): the lookup still answers, says nothing, and leaves no partial file."""
+    token = jwt(padding="x" * 6000)  # a cache entry larger than the limit
+    fake_az.configure("token", token)
+    cache = tmp_path / "cache"
+    env = {k: v for k, v in os.environ.items() if k not in settings.ALL_VARIABLES}
+    env.update(
+        HOME=str(tmp_path / "home"),
+        PATH=str(fake_az.directory),
+        XDG_CACHE_HOME=str(cache),
+        KEYRING_ADO_TENANT="72f988bf-86f1-41af-91ab-2d7cd011db47",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    argv = [
+        sys.executable,
+        "-m",
+        "keyring",
+        "get",
+        "https://pkgs.dev.azure.com/contoso/_packaging/feed/pypi/simple/",
+        "u",
+    ]
+
+    def full_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    full = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, preexec_fn=full_disk, check=False)
+    assert (full.returncode, full.stdout, full.stderr) == (0, token + "\n", "")
+    assert not [p.name for p in (cache / "keyring-ado").iterdir() if p.name.startswith(".tokens")], "no temp left"
+    assert not (cache / "keyring-ado" / "tokens.json").exists()
+    # Room again: the next process asks az once more and keeps the token.
+    again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert (again.returncode, again.stdout) == (0, token + "\n")
+    assert len(fake_az.calls) == 2
+    assert (cache / "keyring-ado" / "tokens.json").exists()
