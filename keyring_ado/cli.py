@@ -234,7 +234,11 @@ def _setup(client: str, url: str, config: settings.Settings, *, write: bool, pro
         _say(setup.advice(client))
         return 0
     path = setup.config_path(client, os.environ, project)
-    changed = setup.write(client, index, path)
+    try:
+        changed = setup.write(client, index, path)
+    except setup.ConfigError as exc:
+        _error(str(exc))
+        return 1
     _say(f"{'updated' if changed else 'already set up:'} {path}")
     _say(setup.advice(client))
     return 0

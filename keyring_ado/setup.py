@@ -53,11 +53,27 @@ def config_path(client: str, environ: Mapping[str, str], project: Path) -> Path:
     return base / client / name
 
 
+class ConfigError(Exception):
+    """The client's file cannot be merged into; the message says which file, why, and what to do."""
+
+
 def write(client: str, index: str, path: Path) -> bool:
-    """Merge the configuration into *path*; False when it was already there."""
-    if client == "pip":
-        return _write_pip(index, path)
-    text = path.read_text() if path.exists() else ""
+    """Merge the configuration into *path*; False when it was already there. Nothing is written
+    when the file cannot be read, parsed or written (:class:`ConfigError`)."""
+    by_hand = f"add what `keyring-ado setup {client} URL` prints by hand"
+    try:
+        if client == "pip":
+            return _write_pip(index, path, by_hand)
+        return _write_toml(client, index, path, by_hand)
+    except OSError as exc:
+        raise ConfigError(f"cannot update {path}: {exc.strerror or exc}; fix that, or {by_hand}") from None
+
+
+def _write_toml(client: str, index: str, path: Path, by_hand: str) -> bool:
+    if client == "poetry" and not path.exists():
+        raise ConfigError(f"no {path}; run this in your Poetry project or pass --project")
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    _check_toml(text, path, by_hand)
     if index.partition("://")[2].rstrip("/") in text:  # with or without a user name before the host
         return False
     if client == "uv":
@@ -65,17 +81,34 @@ def write(client: str, index: str, path: Path) -> bool:
             text = 'keyring-provider = "subprocess"\n' + ("\n" if text else "") + text
         text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + _uv_index(index, _free_name(text, "index"))
     else:
-        if not path.exists():
-            raise SystemExit(f"keyring-ado: no {path}; run this in your Poetry project or pass --project")
         text = text.rstrip("\n") + "\n\n" + _poetry_source(index, _free_name(text, "tool.poetry.source"))
+    _check_toml(text, path, by_hand, merged=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     return True
 
 
-def _write_pip(index: str, path: Path) -> bool:
+def _check_toml(text: str, path: Path, by_hand: str, *, merged: bool = False) -> None:
+    """Refuse to touch a file that is not TOML, or to leave one that is not (Python 3.11+; 3.10
+    has no TOML parser in the standard library, and then the merge goes ahead unchecked)."""
+    if sys.version_info >= (3, 11):
+        import tomllib  # noqa: PLC0415
+
+        try:
+            tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            if merged:
+                raise ConfigError(f"adding the feed would leave {path} invalid ({exc}); {by_hand}") from None
+            raise ConfigError(f"{path} is not valid TOML ({exc}); fix it, or {by_hand}") from None
+
+
+def _write_pip(index: str, path: Path, by_hand: str) -> bool:
     parser = configparser.ConfigParser(interpolation=None)
-    parser.read(path)
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        reason = str(exc).splitlines()[0]
+        raise ConfigError(f"{path} is not a valid pip configuration file ({reason}); fix it, or {by_hand}") from None
     if not parser.has_section("global"):
         parser.add_section("global")
     section = parser["global"]

@@ -158,6 +158,49 @@ def test_setup_uv_merges_once(world_env: dict[str, str], tmp_path: Path) -> None
     assert text.count("[[index]]") == 2
 
 
+def test_setup_refuses_a_broken_pip_conf(world_env: dict[str, str], tmp_path: Path) -> None:
+    """A pip.conf that is not INI: one line naming it, exit 1, the file as it was."""
+    conf = tmp_path / "config" / "pip" / "pip.conf"
+    conf.parent.mkdir(parents=True)
+    conf.write_text("index-url = https://pypi.org/simple/\n[global\n")
+    result = cli(world_env, "setup", "pip", FEED, "--write")
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"keyring-ado: {conf} is not a valid pip configuration file (")
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+    assert conf.read_text() == "index-url = https://pypi.org/simple/\n[global\n"
+
+
+def test_setup_cannot_write(world_env: dict[str, str], tmp_path: Path) -> None:
+    """A configuration path that cannot be written (here a directory stands in its way): one line."""
+    (tmp_path / "config" / "uv" / "uv.toml").mkdir(parents=True)
+    result = cli(world_env, "setup", "uv", FEED, "--write")
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"keyring-ado: cannot update {tmp_path / 'config' / 'uv' / 'uv.toml'}: ")
+    assert "keyring-ado setup uv URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="no TOML parser in Python 3.10's standard library")
+@pytest.mark.parametrize(
+    ("existing", "says"),
+    [
+        ('[[index]\nname = "x"\n', "is not valid TOML"),
+        ('index = "https://example.com/simple/"\n', "adding the feed would leave"),
+    ],
+)
+def test_setup_keeps_toml_valid(world_env: dict[str, str], tmp_path: Path, existing: str, says: str) -> None:
+    """uv.toml that is not TOML, or that the feed's [[index]] would clash with, is left alone."""
+    conf = tmp_path / "config" / "uv" / "uv.toml"
+    conf.parent.mkdir(parents=True)
+    conf.write_text(existing)
+    result = cli(world_env, "setup", "uv", FEED, "--write")
+    assert result.returncode == 1
+    assert says in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert conf.read_text() == existing
+
+
 def test_setup_poetry(world_env: dict[str, str], tmp_path: Path) -> None:
     """setup poetry --write appends a primary source to the project; without a project it says so."""
     project = tmp_path / "app"

@@ -17,7 +17,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "troubleshooting.md"
-MESSAGE_CALLS = {"SourceFailed", "SourceUnavailable", "ProcessTimeout", "warning", "SystemExit", "problem", "_error"}
+MESSAGE_CALLS = {
+    "SourceFailed",
+    "SourceUnavailable",
+    "ProcessTimeout",
+    "warning",
+    "SystemExit",
+    "problem",
+    "_error",
+    "ConfigError",
+}
 MESSAGE_FUNCTIONS = {"_why_not_interactive", "next_step"}
 PLACEHOLDER = "\0"
 
