@@ -1,4 +1,4 @@
-"""keyring-ado: Azure DevOps Artifacts credentials for pip, uv, twine and Poetry, through keyring."""
+"""keyring-ado: Azure DevOps Artifacts credentials for pip, uv, Poetry, twine, pdm and hatch, through keyring."""
 
 from __future__ import annotations
 
