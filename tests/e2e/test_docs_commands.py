@@ -11,6 +11,11 @@ demo-pkg, ``...`` with that organisation's PAT, ``tfs.example.com`` with the fak
 Server host. The reader starts with a PAT in ``KEYRING_ADO_PAT``; ``az login`` replaces it with a
 signed-in fake az. The project, "app", depends on PACKAGE and has its wheel built in ``dist/``
 for the upload commands (a new version after each upload, as a feed keeps every file it was given).
+
+CI recipes (``yaml`` blocks) run their ``run:``/``script:``/``inlineScript:`` lines on an emulated
+agent of the platform the block is for, with no credential but what that platform gives the job.
+A ``dockerfile`` block's ``RUN`` lines run with nothing but BuildKit's secret mount. The pages in
+READERS are followed by another reader (the headless page: a person at a terminal, nothing set).
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ SKIPPED = {
     "python benchmarks/bench.py": "the benchmark: builds environments from PyPI, minutes long",
     "docker build": "no Docker engine on the project's machines; the Dockerfile's RUN lines run instead",
 }
-#: What the project looks like before the page adds to it: an application, not a package to build.
+#: The project before the page adds to it (pdm would otherwise build it with a backend from the feed).
 PROJECT = f"""\
 [project]
 name = "app"
