@@ -49,6 +49,13 @@ def request(
             return Answer(error.code, error.headers, error.read(1 << 20) if read_body else b"")
 
 
+def reason(exc: BaseException) -> str:
+    """Why a request got no answer, in a few words: URLError's reason (a refused connection, a
+    TLS or proxy error), else the exception itself."""
+    said = getattr(exc, "reason", None)
+    return str(said if said is not None else exc)
+
+
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: object, **kwargs: object) -> None:
         return None  # a 3xx comes back as an HTTPError, to be read like any other answer

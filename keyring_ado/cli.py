@@ -152,7 +152,7 @@ def _probe(url: str, username: str, secret: str, config: settings.Settings) -> d
             timeout=DIAGNOSE_TIMEOUT, read_body=False,
         )  # fmt: skip
     except (OSError, ValueError) as exc:
-        return {"status": None, "note": f" (no answer: {getattr(exc, 'reason', exc)})"}
+        return {"status": None, "note": f" (no answer: {_http.reason(exc)})"}
     note = " (the credential was refused)" if answer.status in {401, 403} else ""
     return {"status": answer.status, "note": note}
 

@@ -121,7 +121,7 @@ def probe(feed: Feed, settings: Settings) -> Authority:
                 read_body=False,
             )
         except (OSError, ValueError) as exc:  # URLError, timeouts and TLS errors are OSErrors
-            _log.debug("keyring-ado: tenant discovery: %s %s failed: %s", method, url, _reason(exc))
+            _log.debug("keyring-ado: tenant discovery: %s %s failed: %s", method, url, _http.reason(exc))
             return fallback
         if 200 <= status < 300:
             _log.debug("keyring-ado: %s answered %s without credentials: a public feed", url, status)
@@ -252,8 +252,3 @@ def _extra_hosts(settings: Settings) -> frozenset[str]:
     if parts.scheme != "https" or not parts.hostname:
         return frozenset()
     return frozenset({f"{parts.hostname.lower()}:{port}" if port else parts.hostname.lower()})
-
-
-def _reason(exc: BaseException) -> str:
-    reason = getattr(exc, "reason", None)
-    return str(reason if reason is not None else exc)

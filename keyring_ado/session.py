@@ -66,7 +66,7 @@ def exchange(feed: Feed, token: Token, settings: Settings, endpoint: str | None)
                 data=json.dumps(body).encode(),
             )
         except (OSError, ValueError) as exc:
-            _log.info("keyring-ado: no session token (%s); using the Entra ID token", getattr(exc, "reason", exc))
+            _log.info("keyring-ado: no session token (%s); using the Entra ID token", _http.reason(exc))
             return token
         if answer.status == 400 and attempt == "with validTo":
             body.pop("validTo")  # the organisation caps token lifetimes: let the server choose

@@ -229,7 +229,7 @@ def _fetch_assertion(url: str, method: str, headers: dict[str, str], field: str,
     try:
         answer = _http.request(url, settings, method=method, headers=headers, data=b"" if method == "POST" else None)
     except (OSError, ValueError) as exc:
-        raise SourceFailed(f"could not reach the ID token issuer ({issuer}): {getattr(exc, 'reason', exc)}") from None
+        raise SourceFailed(f"could not reach the ID token issuer ({issuer}): {_http.reason(exc)}") from None
     secrets = [settings.github_request_token, settings.system_access_token]
     if answer.status != 200:
         said = quote_output(answer.body.decode("utf-8", "replace"), secrets)
