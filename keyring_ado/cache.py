@@ -75,8 +75,7 @@ class TokenCache(JsonFile):
 
 
 def _key(feed: Feed, identity: str) -> str:
-    host, organization = feed.key
-    return f"{host}|{organization}|{identity}"
+    return f"{feed.entry_key}|{identity}"
 
 
 def _entry(token: Token) -> dict[str, Any]:

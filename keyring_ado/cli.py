@@ -179,19 +179,20 @@ def _logout(feed: feeds.Feed | None, config: settings.Settings) -> int:
     if config.cache_dir is None:
         _say("KEYRING_ADO_CACHE=off: nothing is kept on disk, so there is nothing to remove")
         return 0
+    from . import cache, discovery  # noqa: PLC0415
     from ._jsonfile import JsonFile  # noqa: PLC0415
+    from .sources import signin  # noqa: PLC0415
 
     directory = Path(config.cache_dir)
     removed: list[str] = []
     if feed is None:
-        for name in ("tokens.json", "tenants.json", "msal-cache.json"):
+        for name in (cache.FILE_NAME, discovery.FILE_NAME):
             if JsonFile(directory / name).clear():
                 removed.append(str(directory / name))
-        if _clear_encrypted_signin(directory):
-            removed.append("the encrypted sign-in (msal-cache.bin)")
+        removed += signin.forget(directory)
     else:
-        prefix = "|".join(feed.key)
-        for name in ("tokens.json", "tenants.json"):
+        prefix = feed.entry_key
+        for name in (cache.FILE_NAME, discovery.FILE_NAME):
             store = JsonFile(directory / name)
             entries = store.read()
             mine = [key for key in entries if key == prefix or key.startswith(prefix + "|")]
@@ -203,20 +204,6 @@ def _logout(feed: feeds.Feed | None, config: settings.Settings) -> int:
     else:
         _say(f"nothing to remove in {directory}")
     return 0
-
-
-def _clear_encrypted_signin(directory: Path) -> bool:
-    location = directory / "msal-cache.bin"
-    try:
-        from msal_extensions import build_encrypted_persistence  # noqa: PLC0415
-
-        persistence = build_encrypted_persistence(str(location))
-        if not Path(persistence.get_location()).exists():
-            return False
-        persistence.save("{}")
-    except Exception:
-        return False
-    return True
 
 
 def _setup(client: str, url: str, config: settings.Settings, *, write: bool, project: Path) -> int:

@@ -34,6 +34,7 @@ ORGANIZATIONS = "organizations"
 ZERO_TENANT = "00000000-0000-0000-0000-000000000000"
 TRUSTED_AUTHORITY_HOSTS = frozenset({"login.microsoftonline.com", "login.windows.net", "login.microsoft.com"})
 DEFAULT_AUTHORITY_HOST = "login.microsoftonline.com"
+FILE_NAME = "tenants.json"
 PROBE_TIMEOUT = 5.0
 TENANT_TTL = 7 * 24 * 3600.0
 FALLBACK_TTL = 600.0
@@ -85,7 +86,7 @@ def authority_for(feed: Feed, settings: Settings) -> Authority:
     remembered = _remembered.get(feed.key)
     if remembered is not None:
         return remembered
-    store = None if settings.cache_dir is None else JsonFile(Path(settings.cache_dir) / "tenants.json")
+    store = None if settings.cache_dir is None else JsonFile(Path(settings.cache_dir) / FILE_NAME)
     stored = _stored(store, feed) if store is not None else None
     if stored is not None:
         _remembered[feed.key] = stored
@@ -205,13 +206,13 @@ def _from_authorization_uri(uri: str, allowed_hosts: frozenset[str]) -> Authorit
 
 
 def _stored(store: JsonFile, feed: Feed) -> Authority | None:
-    entry = store.read().get("|".join(feed.key))
+    entry = store.read().get(feed.entry_key)
     if not isinstance(entry, dict):
         return None
     try:
         checked = float(entry["checked"])
         endpoint = session_endpoint(str(entry.get("session_endpoint") or ""))
-        found = Authority(str(entry["tenant"]), str(entry["host"]), source="tenants.json", session_endpoint=endpoint)
+        found = Authority(str(entry["tenant"]), str(entry["host"]), source=FILE_NAME, session_endpoint=endpoint)
     except (KeyError, TypeError, ValueError):
         return None
     ttl = float(entry.get("ttl", TENANT_TTL))
@@ -222,7 +223,7 @@ def _stored(store: JsonFile, feed: Feed) -> Authority | None:
 
 def _store(store: JsonFile, feed: Feed, found: Authority, ttl: float) -> None:
     def update(entries: dict[str, object]) -> dict[str, object]:
-        entries["|".join(feed.key)] = {
+        entries[feed.entry_key] = {
             "tenant": found.tenant,
             "host": found.host,
             "session_endpoint": found.session_endpoint,

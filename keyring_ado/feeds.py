@@ -51,6 +51,12 @@ class Feed(NamedTuple):  # a NamedTuple: about 2 ms cheaper to import than a fro
         return host, (self.organization or "").lower()
 
     @property
+    def entry_key(self) -> str:
+        """:attr:`key` as the files on disk spell it (``host|organisation``); a file's entries for
+        one sign-in add ``|identity`` after it."""
+        return "|".join(self.key)
+
+    @property
     def canonical_url(self) -> str:
         """The URL in one spelling (legacy hosts rewritten), for prefix comparisons."""
         return _canonical(self.host, self.path, server=self.server)

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 HTTP_TIMEOUT = 15
+ENCRYPTED_CACHE = "msal-cache.bin"
+FILE_CACHE = "msal-cache.json"
 
 
 class SignInSource:
@@ -85,14 +87,14 @@ def _open_cache(directory: Path, settings: Settings) -> tuple[Any, str | None]:
 
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
-        persistence = build_encrypted_persistence(str(directory / "msal-cache.bin"))
+        persistence = build_encrypted_persistence(str(directory / ENCRYPTED_CACHE))
         if not Path(persistence.get_location()).exists():
             persistence.save("{}")  # so a missing Secret Service shows now, not after a sign-in
         return PersistedTokenCache(persistence), None
     except Exception as exc:
         reason = f"no encrypted storage: {first_line(str(exc))}"
     if settings.allow_unencrypted_cache:
-        path = directory / "msal-cache.json"
+        path = directory / FILE_CACHE
         persistence = FilePersistence(str(path))
         if not path.exists():
             persistence.save("{}")
@@ -101,6 +103,21 @@ def _open_cache(directory: Path, settings: Settings) -> tuple[Any, str | None]:
     import msal  # noqa: PLC0415
 
     return msal.TokenCache(), reason
+
+
+def forget(directory: Path) -> list[str]:
+    """Forget the remembered sign-in in *directory*: what was removed, for ``keyring-ado logout``."""
+    removed = [str(directory / FILE_CACHE)] if JsonFile(directory / FILE_CACHE).clear() else []
+    try:
+        from msal_extensions import build_encrypted_persistence  # noqa: PLC0415
+
+        persistence = build_encrypted_persistence(str(directory / ENCRYPTED_CACHE))
+        if Path(persistence.get_location()).exists():
+            persistence.save("{}")
+            removed.append(f"the encrypted sign-in ({ENCRYPTED_CACHE})")
+    except Exception:  # no encrypted storage here: nothing was kept in it
+        _log.debug("keyring-ado: no encrypted sign-in to clear in %s", directory)
+    return removed
 
 
 def _application(settings: Settings, tenant: str, cache: Any) -> Any:  # noqa: ANN401 - msal's own types

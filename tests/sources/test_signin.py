@@ -64,6 +64,21 @@ def test_device_code_then_remembered(routed: AdoWorld, terminal: io.StringIO, mo
     assert len(routed.entra.grants(entra.DEVICE_CODE_GRANT)) == 3
 
 
+def test_forget_removes_the_remembered_sign_in(
+    routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `keyring-ado logout` calls: the sign-in's file goes, and the next lookup prompts again."""
+    settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1")
+    SignInSource().get_token(feed(), settings)
+    directory = Path(settings.cache_dir or "")
+    assert signin.forget(directory) == [str(directory / "msal-cache.json")]
+    assert not (directory / "msal-cache.json").exists()
+    assert signin.forget(directory) == []
+    terminal.truncate(0)
+    SignInSource().get_token(feed(), settings)
+    assert "enter the code" in terminal.getvalue(), "nothing remembered: a new prompt"
+
+
 def test_refuses_unencrypted_storage_without_opt_in(
     routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch
 ) -> None:
