@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 AZURE_DEVOPS_RESOURCE = "499b84ac-1321-427f-aa17-267ca6975798"
 _log = logging.getLogger(__name__)
 _NOT_LOGGED_IN = ("az login", "az account set")
+DESCRIPTION = "the Azure CLI (az)"
 
 
 class AzureCliSource:
@@ -31,12 +32,12 @@ class AzureCliSource:
 
     def identity(self, feed: Feed, settings: Settings) -> str:
         """What tokens are shared under between processes: worth it, each az call costs 0.3 s or more."""
-        executable("az", "the Azure CLI (az)")
+        executable("az", DESCRIPTION)
         # AZURE_CONFIG_DIR is az's own switch between logins: each gets its own entries.
         return f"az:{settings.az_config_dir}" if settings.az_config_dir else "az"
 
     def get_token(self, feed: Feed, settings: Settings) -> Token:
-        path = executable("az", "the Azure CLI (az)")
+        path = executable("az", DESCRIPTION)
         from ..discovery import authority_for  # noqa: PLC0415 - HTTP machinery only when az exists
 
         authority = authority_for(feed, settings)
@@ -86,7 +87,7 @@ def _failure(result: _process.Completed, tenant: str | None) -> Exception:
     said = quote_output(result.stderr or result.stdout)
     login = f"az login --tenant {tenant}" if tenant else "az login"
     if result.returncode == 127:
-        return SourceUnavailable("the Azure CLI (az) could not be run (exit 127)")
+        return SourceUnavailable(f"{DESCRIPTION} could not be run (exit 127)")
     if any(hint in result.stderr for hint in _NOT_LOGGED_IN) and "AADSTS" not in result.stderr:
         return SourceUnavailable(f"az is not logged in; run `{login}`")
     return SourceFailed(f"az account get-access-token exited with {result.returncode}: {said}; try `{login}`")

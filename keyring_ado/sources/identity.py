@@ -191,16 +191,27 @@ def _app(settings: Settings, name: str) -> tuple[str, str]:
     return settings.client_id, settings.tenant_id
 
 
+def entra_host(settings: Settings) -> str:
+    """The Entra ID host tokens are asked of: ``AZURE_AUTHORITY_HOST`` (a sovereign cloud, or the
+    tests' fake) or the public cloud's, without scheme or trailing slash."""
+    return (settings.authority_host or DEFAULT_AUTHORITY_HOST).removeprefix("https://").rstrip("/")
+
+
+def known_cloud(host: str) -> bool:
+    """One of Microsoft's own authority hosts, which msal may ask for instance discovery."""
+    return host.partition(":")[0] in TRUSTED_AUTHORITY_HOSTS
+
+
 def _options(settings: Settings) -> dict[str, Any]:
     """Timeouts, one retry, the authority host and the CA bundle, for every azure-identity credential."""
-    host = (settings.authority_host or DEFAULT_AUTHORITY_HOST).removeprefix("https://").rstrip("/")
+    host = entra_host(settings)
     options: dict[str, Any] = {
         "authority": host,
         "connection_timeout": CONNECT_TIMEOUT,
         "read_timeout": READ_TIMEOUT,
         "retry_total": 1,
     }
-    if host.split(":")[0] not in TRUSTED_AUTHORITY_HOSTS:
+    if not known_cloud(host):
         options["disable_instance_discovery"] = True  # a sovereign cloud or a test fake
     if settings.ca_bundle:
         options["connection_verify"] = settings.ca_bundle

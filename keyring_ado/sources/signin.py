@@ -26,9 +26,9 @@ from typing import IO, TYPE_CHECKING, Any
 from .._jsonfile import JsonFile
 from .._redact import first_line, redact
 from ..credential import Kind, Token
-from ..discovery import DEFAULT_AUTHORITY_HOST, TRUSTED_AUTHORITY_HOSTS, authority_for
+from ..discovery import DEFAULT_AUTHORITY_HOST, authority_for
 from ..errors import SourceFailed, SourceUnavailable
-from .identity import SCOPE, quiet_azure_loggers
+from .identity import SCOPE, entra_host, known_cloud, quiet_azure_loggers
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -124,7 +124,7 @@ def _application(settings: Settings, tenant: str, cache: Any) -> Any:  # noqa: A
     import msal  # noqa: PLC0415
 
     quiet_azure_loggers()
-    host = (settings.authority_host or DEFAULT_AUTHORITY_HOST).removeprefix("https://").rstrip("/")
+    host = entra_host(settings)
     broker = _broker_available()
     return msal.PublicClientApplication(
         settings.signin_client_id,
@@ -133,7 +133,7 @@ def _application(settings: Settings, tenant: str, cache: Any) -> Any:  # noqa: A
         authority=f"https://{host}/{tenant}",
         token_cache=cache,
         timeout=HTTP_TIMEOUT,
-        instance_discovery=host.split(":")[0] in TRUSTED_AUTHORITY_HOSTS,
+        instance_discovery=known_cloud(host),
         verify=settings.ca_bundle or True,
     )
 
