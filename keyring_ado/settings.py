@@ -375,7 +375,7 @@ class _Reader:
                 self.problem(f"{MANAGED_IDENTITY}={raw!r} is neither 1 nor a client id (a GUID); ignoring it")
                 return None
             return raw.lower()
-        if raw.lower() in {"0", "false", "no", "off"}:
+        if raw:  # 0, false, no or off: never
             return None
         detected = any(all(self.environ.get(name) for name in marker) for marker in MANAGED_IDENTITY_MARKERS)
         return "system" if detected else None
@@ -391,9 +391,9 @@ class _Reader:
 
     def cache_dir(self) -> str | None:
         raw = self.environ.get(CACHE, "").strip().lower()
-        if raw in {"off", "0", "false", "no"}:
+        if raw and raw in _FALSE:
             return None
-        if raw not in {"", "on", "1", "true", "yes"}:
+        if raw and raw not in _TRUE:
             self.problem(f"{CACHE}={raw!r} is neither on nor off; keeping the token cache on")
         configured = self.environ.get(CACHE_DIR, "").strip()
         if configured:
