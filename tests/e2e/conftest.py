@@ -127,12 +127,9 @@ class Clients:
 
     def twine_upload(self, upload_url: str, name: str, version: str) -> tuple[subprocess.CompletedProcess[str], str]:
         """``twine upload`` of a freshly built wheel, with no user name and no password given."""
-        dist = self.tmp / "dist"
-        dist.mkdir(exist_ok=True)
-        filename, content = wheels.build(name, version)
-        (dist / filename).write_bytes(content)
+        wheel = wheels.write(self.tmp / "dist", name, version)
         args = ("upload", "--non-interactive", "--disable-progress-bar", "--repository-url", upload_url)
-        return self.tool("twine", *args, str(dist / filename)), filename
+        return self.tool("twine", *args, str(wheel)), wheel.name
 
     @property
     def target(self) -> Path:

@@ -148,15 +148,11 @@ class Reader:
 
     def build(self) -> None:
         """A wheel in ``dist/``, a new version each time (a feed refuses a file it already has)."""
-        dist = self.project / "dist"
-        shutil.rmtree(dist, ignore_errors=True)
-        dist.mkdir()
+        shutil.rmtree(self.project / "dist", ignore_errors=True)
         version = f"0.1.{len(self.uploaded)}"
         pyproject = self.project / "pyproject.toml"
         pyproject.write_text(re.sub(r'(?m)^version = ".*"$', f'version = "{version}"', pyproject.read_text()))
-        filename, content = wheels.build("app", version)
-        (dist / filename).write_bytes(content)
-        self.next_upload = filename
+        self.next_upload = wheels.write(self.project / "dist", "app", version).name
 
     def fill(self, text: str) -> str:
         return (

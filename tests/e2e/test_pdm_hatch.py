@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import Clients
-from tests.e2e.test_clients import app_project, assert_no_secret, configure_source
+from tests.e2e.test_clients import app_project, assert_no_secret, configure_source, installed_in_venv
 from tests.fakes import wheels
 from tests.fakes.az import jwt
 
@@ -20,8 +20,7 @@ def test_pdm_install(clients: Clients) -> None:
     project = app_project(clients, f"[tool.pdm]\ndistribution = false\n\n{source}")
     result = clients.tool("pdm", "install", "--no-self", cwd=project)
     assert result.returncode == 0, result.stdout + result.stderr
-    installed = list((project / ".venv").glob("lib/python*/site-packages/demo_pkg/__init__.py"))
-    assert installed, result.stdout + result.stderr
+    assert installed_in_venv(project), result.stdout + result.stderr
     assert org.authorized_requests()
     assert org.secret not in (project / "pdm.lock").read_text()
     assert clients.fake_az().calls, "the credential came from keyring-ado"
@@ -32,10 +31,7 @@ def test_pdm_publish(clients: Clients) -> None:
     org = clients.new_org(secret=jwt())
     configure_source(clients, org, "az")
     project = app_project(clients, "")
-    dist = project / "dist"
-    dist.mkdir()
-    filename, content = wheels.build("pdm-published", "3.0")
-    (dist / filename).write_bytes(content)
+    filename = wheels.write(project / "dist", "pdm-published", "3.0").name
     result = clients.tool("pdm", "publish", "--no-build", "--repository", org.url("upload"), cwd=project)
     assert result.returncode == 0, result.stdout + result.stderr
     assert ("feed", filename) in clients.world.state.uploads
@@ -46,10 +42,7 @@ def test_pdm_publish(clients: Clients) -> None:
 def test_hatch_publish(clients: Clients) -> None:
     org = clients.new_org(secret=jwt())
     configure_source(clients, org, "az")
-    dist = clients.tmp / "dist"
-    dist.mkdir()
-    filename, content = wheels.build("hatch-published", "4.0")
-    (dist / filename).write_bytes(content)
+    wheel = wheels.write(clients.tmp / "dist", "hatch-published", "4.0")
     # hatch publish ignores HTTPS_PROXY: route its connections to the fake by name instead.
     clients.route_by_name()
     result = clients.tool(
@@ -60,9 +53,9 @@ def test_hatch_publish(clients: Clients) -> None:
         "--user",
         "VssSessionToken",
         "--no-prompt",
-        str(dist / filename),
+        str(wheel),
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert ("feed", filename) in clients.world.state.uploads
+    assert ("feed", wheel.name) in clients.world.state.uploads
     assert clients.fake_az().calls, "the credential came from keyring-ado"
     assert_no_secret(org, result.stdout, result.stderr)

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import io
 import zipfile
+from pathlib import Path
 
 
 def build(name: str, version: str) -> tuple[str, bytes]:
@@ -29,3 +30,11 @@ def build(name: str, version: str) -> tuple[str, bytes]:
         record.append(f"{dist}.dist-info/RECORD,,")
         archive.writestr(f"{dist}.dist-info/RECORD", "\n".join(record) + "\n")
     return f"{dist}-py3-none-any.whl", buffer.getvalue()
+
+
+def write(directory: Path, name: str, version: str) -> Path:
+    """The wheel :func:`build` makes, written into *directory* (made if missing), as a build would."""
+    directory.mkdir(parents=True, exist_ok=True)
+    filename, content = build(name, version)
+    (directory / filename).write_bytes(content)
+    return directory / filename
