@@ -75,19 +75,22 @@ class Clients:
             self.env["PATH"] = f"{self.az.directory}{os.pathsep}{self.env['PATH']}"
         return self.az
 
-    def keyring_outside_pip_env(self) -> None:
+    def keyring_outside_pip_env(self, env: dict[str, str] | None = None) -> None:
         """pip's subprocess provider skips its own env's scripts dir: offer keyring from another dir,
-        as a pipx or ``uv tool`` install would."""
+        as a pipx or ``uv tool`` install would (in *env*, else the clients' own environment)."""
+        env = self.env if env is None else env
         shim = self.tmp / "tool-bin"
         shim.mkdir(exist_ok=True)
         link = shim / "keyring"
         if not link.exists():
             link.symlink_to(BIN / "keyring")
-        self.env["PATH"] = f"{shim}{os.pathsep}{self.env['PATH']}"
+        if str(shim) not in env["PATH"].split(os.pathsep):
+            env["PATH"] = f"{shim}{os.pathsep}{env['PATH']}"
 
-    def route_by_name(self) -> None:
+    def route_by_name(self, env: dict[str, str] | None = None) -> None:
         """For clients that ignore ``HTTPS_PROXY`` (hatch publish): the routed names reach the fake."""
-        self.env["PYTHONPATH"] = str(resolver.install(self.tmp / "resolver", ROUTED_HOSTS, self.world.port))
+        env = self.env if env is None else env
+        env["PYTHONPATH"] = str(resolver.install(self.tmp / "resolver", ROUTED_HOSTS, self.world.port))
 
     def run(
         self,

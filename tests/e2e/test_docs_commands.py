@@ -172,7 +172,7 @@ class Reader:
         """Runs *command* in *env* (the reader's shell unless a CI job or a build gives its own)."""
         env = self.env if env is None else env
         if skip_reason(command) == INSTALLS:
-            self.keyring_on_path(env)
+            self.clients.keyring_outside_pip_env(env)  # what uv tool / pipx would leave on PATH
             return
         if skip_reason(command):
             return
@@ -196,12 +196,6 @@ class Reader:
             self.uploaded.append(self.next_upload)
             self.build()
 
-    def keyring_on_path(self, env: dict[str, str]) -> None:
-        """What ``uv tool install keyring --with keyring-ado`` (or pipx) leaves: ``keyring`` on PATH,
-        outside pip's environment."""
-        self.clients.keyring_outside_pip_env()
-        env["PATH"] = self.clients.env["PATH"].split(os.pathsep)[0] + os.pathsep + env["PATH"]
-
     def argv(self, words: list[str], env: dict[str, str]) -> list[str]:
         words = [w for word in words for w in (sorted(glob.glob(word, root_dir=self.project)) or [word])]
         tool, args = words[0], words[1:]
@@ -214,8 +208,7 @@ class Reader:
         if tool == "keyring-ado":
             return [sys.executable, "-m", "keyring_ado", *args]
         if tool == "hatch":
-            self.clients.route_by_name()  # hatch publish ignores HTTPS_PROXY
-            env["PYTHONPATH"] = self.clients.env["PYTHONPATH"]
+            self.clients.route_by_name(env)  # hatch publish ignores HTTPS_PROXY
         if tool in {"keyring", "uv", "poetry", "twine", "pdm", "hatch"}:
             return [str(BIN / tool), *args]
         pytest.fail(f"{self.page} shows `{' '.join(words)}`, which this test neither runs nor skips with a reason")
