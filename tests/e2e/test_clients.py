@@ -20,27 +20,31 @@ pytestmark = pytest.mark.e2e
 
 def configure_source(clients: Clients, org: Org, source: str) -> None:
     """Make *source* the one way the backend can find org's secret."""
-    if source == "KEYRING_ADO_PAT":
-        clients.env["KEYRING_ADO_PAT"] = org.secret
-    elif source == "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS":
-        clients.env["VSS_NUGET_EXTERNAL_FEED_ENDPOINTS"] = json.dumps(
-            {"endpointCredentials": [{"endpoint": org.url(), "username": "build", "password": org.secret}]}
-        )
-    elif source == "VSS_NUGET_ACCESSTOKEN":
-        clients.env["VSS_NUGET_ACCESSTOKEN"] = org.secret
-        clients.env["VSS_NUGET_URI_PREFIXES"] = f"https://pkgs.dev.azure.com/{org.name}/"
-    elif source == "SYSTEM_ACCESSTOKEN":
-        clients.env.update(
-            {
-                "TF_BUILD": "True",
-                "SYSTEM_COLLECTIONURI": f"https://dev.azure.com/{org.name}/",
-                "SYSTEM_ACCESSTOKEN": org.secret,
-            }
-        )
-    elif source == "az":
+    if source == "az":
         clients.fake_az().configure("token", org.secret)
     else:
-        raise AssertionError(source)
+        clients.env.update(source_variables(org, source))
+
+
+def source_variables(org: Org, source: str) -> dict[str, str]:
+    """The variables that make *source* hold org's secret."""
+    if source == "KEYRING_ADO_PAT":
+        return {"KEYRING_ADO_PAT": org.secret}
+    if source == "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS":
+        endpoints = {"endpointCredentials": [{"endpoint": org.url(), "username": "build", "password": org.secret}]}
+        return {"VSS_NUGET_EXTERNAL_FEED_ENDPOINTS": json.dumps(endpoints)}
+    if source == "VSS_NUGET_ACCESSTOKEN":
+        return {
+            "VSS_NUGET_ACCESSTOKEN": org.secret,
+            "VSS_NUGET_URI_PREFIXES": f"https://pkgs.dev.azure.com/{org.name}/",
+        }
+    if source == "SYSTEM_ACCESSTOKEN":  # an Azure Pipelines job of org's, with the job token mapped
+        return {
+            "TF_BUILD": "True",
+            "SYSTEM_COLLECTIONURI": f"https://dev.azure.com/{org.name}/",
+            "SYSTEM_ACCESSTOKEN": org.secret,
+        }
+    raise AssertionError(source)
 
 
 def assert_installed(target: Path) -> None:
@@ -233,33 +237,43 @@ def test_azure_devops_server_gets_a_pat_only(clients: Clients) -> None:
 
 def configure_identity(clients: Clients, kind: str) -> None:
     """A CI identity the fake Entra ID knows, set up the way its platform sets it up."""
+    clients.env.update(identity_variables(clients, kind))
+
+
+def identity_variables(clients: Clients, kind: str, job_org: str = "contoso") -> dict[str, str]:
+    """The variables the platform gives a job for *kind* (*job_org*: the pipeline's organisation)."""
     fake = clients.world.entra
     if kind == "service principal":
         client_id, secret = fake.add_secret_client()
-        clients.env.update({"AZURE_CLIENT_ID": client_id, "AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_SECRET": secret})
-    elif kind == "GitHub Actions OIDC":
-        clients.env.update(
-            {
-                "AZURE_CLIENT_ID": fake.add_federated_client(),
-                "AZURE_TENANT_ID": TENANT,
-                "ACTIONS_ID_TOKEN_REQUEST_URL": f"https://{entra.GITHUB_HOST}/_apis/oidctoken?api-version=2.0",
-                "ACTIONS_ID_TOKEN_REQUEST_TOKEN": fake.github_request_token,
-                "GITHUB_ACTIONS": "true",
-                "CI": "true",
-            }
-        )
-    elif kind == "workload identity":
+        return {"AZURE_CLIENT_ID": client_id, "AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_SECRET": secret}
+    if kind == "GitHub Actions OIDC":
+        return {
+            "AZURE_CLIENT_ID": fake.add_federated_client(),
+            "AZURE_TENANT_ID": TENANT,
+            "ACTIONS_ID_TOKEN_REQUEST_URL": f"https://{entra.GITHUB_HOST}/_apis/oidctoken?api-version=2.0",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": fake.github_request_token,
+            "GITHUB_ACTIONS": "true",
+            "CI": "true",
+        }
+    if kind == "workload identity":
         token_file = clients.tmp / "federated-token"
         token_file.write_text(fake.issue_assertion("system:serviceaccount:build:pip"))
-        clients.env.update(
-            {
-                "AZURE_CLIENT_ID": fake.add_federated_client(),
-                "AZURE_TENANT_ID": TENANT,
-                "AZURE_FEDERATED_TOKEN_FILE": str(token_file),
-            }
-        )
-    else:
-        raise AssertionError(kind)
+        return {
+            "AZURE_CLIENT_ID": fake.add_federated_client(),
+            "AZURE_TENANT_ID": TENANT,
+            "AZURE_FEDERATED_TOKEN_FILE": str(token_file),
+        }
+    if kind == "Azure Pipelines service connection":  # as AzureCLI@2 sets it up, with the job token mapped
+        return {
+            "TF_BUILD": "True",
+            "SYSTEM_COLLECTIONURI": f"https://dev.azure.com/{job_org}/",
+            "SYSTEM_OIDCREQUESTURI": f"https://{entra.PIPELINES_HOST}/{job_org}/_apis/distributedtask/hubs/build/plans/p/jobs/j/oidctoken",
+            "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID": "3c1f9b0e-0000-4000-8000-000000000001",
+            "AZURESUBSCRIPTION_CLIENT_ID": fake.add_federated_client(),
+            "AZURESUBSCRIPTION_TENANT_ID": TENANT,
+            "SYSTEM_ACCESSTOKEN": fake.pipelines_job_token,
+        }
+    raise AssertionError(kind)
 
 
 IDENTITIES = ["service principal", "GitHub Actions OIDC", "workload identity"]

@@ -35,9 +35,8 @@ import pytest
 from tests.conftest import SERVER_HOST
 from tests.e2e import terminal
 from tests.e2e.conftest import BIN, PACKAGE, Clients, Org
+from tests.e2e.test_clients import identity_variables, source_variables
 from tests.fakes import wheels
-from tests.fakes.artifacts import TENANT
-from tests.fakes.entra import GITHUB_HOST, PIPELINES_HOST
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -224,32 +223,12 @@ class Reader:
     def ci_job(self, body: str) -> None:
         """A CI job's shell lines, in the environment that platform gives them."""
         job = dict(self.clients.env)  # a fresh agent: the machine, without the reader's credentials
-        entra = self.clients.world.entra
         if "AzureCLI@2" in body:  # a workload-identity service connection, and the job token
-            job.update(
-                TF_BUILD="True",
-                SYSTEM_COLLECTIONURI=f"https://dev.azure.com/{self.org.name}/",
-                SYSTEM_OIDCREQUESTURI=f"https://{PIPELINES_HOST}/{self.org.name}/_apis/distributedtask/hubs/build/plans/p/jobs/j/oidctoken",
-                AZURESUBSCRIPTION_SERVICE_CONNECTION_ID="3c1f9b0e-0000-4000-8000-000000000001",
-                AZURESUBSCRIPTION_CLIENT_ID=entra.add_federated_client(),
-                AZURESUBSCRIPTION_TENANT_ID=TENANT,
-                SYSTEM_ACCESSTOKEN=entra.pipelines_job_token,
-            )
+            job.update(identity_variables(self.clients, "Azure Pipelines service connection", self.org.name))
         elif "SYSTEM_ACCESSTOKEN" in body:  # Azure Pipelines, System.AccessToken mapped into the step
-            job.update(
-                TF_BUILD="True",
-                SYSTEM_COLLECTIONURI=f"https://dev.azure.com/{self.org.name}/",
-                SYSTEM_ACCESSTOKEN=self.org.secret,
-            )
+            job.update(source_variables(self.org, "SYSTEM_ACCESSTOKEN"))
         elif "id-token: write" in body:  # GitHub Actions with an Entra app's federated credential
-            job.update(
-                CI="true",
-                GITHUB_ACTIONS="true",
-                AZURE_CLIENT_ID=entra.add_federated_client(),
-                AZURE_TENANT_ID=TENANT,
-                ACTIONS_ID_TOKEN_REQUEST_URL=f"https://{GITHUB_HOST}/_apis/oidctoken?api-version=2.0",
-                ACTIONS_ID_TOKEN_REQUEST_TOKEN=entra.github_request_token,
-            )
+            job.update(identity_variables(self.clients, "GitHub Actions OIDC"))
         else:
             pytest.fail(f"{self.page}: a YAML block this test cannot place on a CI platform")
         for command in yaml_commands(body):
