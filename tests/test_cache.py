@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -139,10 +140,11 @@ def test_clear(tmp_path: Path) -> None:
     assert not store.path.exists()
 
 
-def keyring_get(env: dict[str, str]) -> subprocess.Popen[str]:
+def keyring_get(env: dict[str, str], preexec_fn: Callable[[], None] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "keyring", "get", URL, "VssSessionToken"],
         env=env,
+        preexec_fn=preexec_fn,  # noqa: PLW1509 - only to set a resource limit (the full-disk test)
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
@@ -261,33 +263,24 @@ def test_full_disk_is_harmless(tmp_path: Path, fake_az: FakeAz) -> None:
     fail, as a full disk would): the lookup still answers, says nothing, and leaves no partial file."""
     token = jwt(padding="x" * 6000)  # a cache entry larger than the limit
     fake_az.configure("token", token)
-    cache = tmp_path / "cache"
-    env = {k: v for k, v in os.environ.items() if k not in settings.ALL_VARIABLES}
-    env.update(
-        HOME=str(tmp_path / "home"),
-        PATH=str(fake_az.directory),
-        XDG_CACHE_HOME=str(cache),
-        KEYRING_ADO_TENANT="72f988bf-86f1-41af-91ab-2d7cd011db47",
-        PYTHONDONTWRITEBYTECODE="1",
-    )
-    argv = [
-        sys.executable,
-        "-m",
-        "keyring",
-        "get",
-        "https://pkgs.dev.azure.com/contoso/_packaging/feed/pypi/simple/",
-        "u",
-    ]
+    cache = tmp_path / "cache" / "keyring-ado"
+    env = {
+        **process_env(tmp_path, fake_az),
+        "KEYRING_ADO_TENANT": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
 
     def full_disk() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
 
-    full = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, preexec_fn=full_disk, check=False)
-    assert (full.returncode, full.stdout, full.stderr) == (0, token + "\n", "")
-    assert not [p.name for p in (cache / "keyring-ado").iterdir() if p.name.startswith(".tokens")], "no temp left"
-    assert not (cache / "keyring-ado" / "tokens.json").exists()
+    full = keyring_get(env, preexec_fn=full_disk)
+    out, err = full.communicate(timeout=60)
+    assert (full.returncode, out, err) == (0, token + "\n", "")
+    assert not [p.name for p in cache.iterdir() if p.name.startswith(".tokens")], "no temp left"
+    assert not (cache / "tokens.json").exists()
     # Room again: the next process asks az once more and keeps the token.
-    again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
-    assert (again.returncode, again.stdout) == (0, token + "\n")
+    again = keyring_get(env)
+    assert again.communicate(timeout=60)[0] == token + "\n"
+    assert again.returncode == 0
     assert len(fake_az.calls) == 2
-    assert (cache / "keyring-ado" / "tokens.json").exists()
+    assert (cache / "tokens.json").exists()
