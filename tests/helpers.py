@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import Path
 
-from keyring_ado import feeds
+from keyring_ado import feeds, settings
 from keyring_ado.feeds import Feed
 from keyring_ado.settings import Settings
 
@@ -23,3 +25,11 @@ def config(**environ: str) -> Settings:
 
 def env(values: Mapping[str, str]) -> Settings:
     return Settings.from_environ(values)
+
+
+def process_env(tmp_path: Path, az_directory: Path, **more: str) -> dict[str, str]:
+    """The environment of a `keyring get` child process: this one's, without any of our variables,
+    with an empty HOME, its own cache directory, and nothing on PATH but the fake az."""
+    env = {k: v for k, v in os.environ.items() if k not in settings.ALL_VARIABLES}
+    env.update({"HOME": str(tmp_path / "home"), "PATH": str(az_directory), "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    return {**env, **more}

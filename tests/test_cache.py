@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from keyring_ado import cache, settings
+from keyring_ado import cache
 from keyring_ado.cache import TokenCache
 from keyring_ado.credential import Kind, Token
 from tests.fakes.az import FakeAz, jwt
-from tests.helpers import feed
+from tests.helpers import feed, process_env
 
 URL = "https://pkgs.dev.azure.com/contoso/_packaging/feed/pypi/simple/"
 UPLOAD = "https://pkgs.dev.azure.com/contoso/_packaging/feed/pypi/upload/"
@@ -152,17 +152,11 @@ def keyring_get(env: dict[str, str], preexec_fn: Callable[[], None] | None = Non
     )
 
 
-def process_env(tmp_path: Path, az: FakeAz) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in settings.ALL_VARIABLES}
-    env.update({"HOME": str(tmp_path / "home"), "PATH": str(az.directory), "XDG_CACHE_HOME": str(tmp_path / "cache")})
-    return env
-
-
 def test_later_processes_do_not_run_az(tmp_path: Path, fake_az: FakeAz) -> None:
     """The first process runs az; the next ones are served from the file, with no az call."""
     token = jwt()
     fake_az.configure("token", token)
-    env = process_env(tmp_path, fake_az)
+    env = process_env(tmp_path, fake_az.directory)
     for _ in range(3):
         process = keyring_get(env)
         out, err = process.communicate(timeout=60)
@@ -174,7 +168,7 @@ def test_parallel_cold_processes_run_az_once(tmp_path: Path, fake_az: FakeAz) ->
     """Six processes started together with a cold cache: one az call, every one gets the token."""
     token = jwt()
     fake_az.configure("token", token, delay=1.0)
-    env = process_env(tmp_path, fake_az)
+    env = process_env(tmp_path, fake_az.directory)
     processes = [keyring_get(env) for _ in range(6)]
     results = [p.communicate(timeout=60) for p in processes]
     assert [p.returncode for p in processes] == [0] * 6
@@ -186,7 +180,7 @@ def test_parallel_cold_processes_run_az_once(tmp_path: Path, fake_az: FakeAz) ->
 def test_cache_off(tmp_path: Path, fake_az: FakeAz) -> None:
     """KEYRING_ADO_CACHE=off: nothing is written, and every process runs az."""
     fake_az.configure("token", jwt())
-    env = process_env(tmp_path, fake_az)
+    env = process_env(tmp_path, fake_az.directory)
     env["KEYRING_ADO_CACHE"] = "off"
     for _ in range(2):
         process = keyring_get(env)
@@ -209,7 +203,7 @@ json.dump({"ok": bool(secret), "heavy": heavy}, open(sys.argv[2], "w"))
 def test_cached_lookup_runs_nothing_and_imports_nothing_heavy(tmp_path: Path, fake_az: FakeAz) -> None:
     """Served from the cache: no az process, no subprocess code, no msal/azure/requests/urllib3."""
     fake_az.configure("token", jwt())
-    env = process_env(tmp_path, fake_az)
+    env = process_env(tmp_path, fake_az.directory)
     warm = keyring_get(env)
     warm.communicate(timeout=60)
     out = tmp_path / "probe.json"
@@ -233,7 +227,7 @@ def test_dpapi_round_trip(tmp_path: Path) -> None:
 def test_another_az_login_does_not_get_the_cached_token(tmp_path: Path, fake_az: FakeAz) -> None:
     """Entries are per sign-in: with another AZURE_CONFIG_DIR (another az login), az runs again."""
     fake_az.configure("token", jwt())
-    env = process_env(tmp_path, fake_az)
+    env = process_env(tmp_path, fake_az.directory)
     for config_dir in ("", str(tmp_path / "other-az"), ""):
         process = keyring_get({**env, "AZURE_CONFIG_DIR": config_dir} if config_dir else env)
         process.communicate(timeout=60)
@@ -247,7 +241,7 @@ def test_two_cached_sources_in_one_lookup_do_not_wait_on_each_other(tmp_path: Pa
 
     azd = FakeAzd(fake_az.directory)  # both on PATH, both not logged in
     assert azd.calls == []
-    env = process_env(tmp_path, fake_az)
+    env = process_env(tmp_path, fake_az.directory)
     env["KEYRING_ADO_TENANT"] = "organizations"
     started = time.monotonic()
     process = keyring_get(env)
@@ -264,11 +258,12 @@ def test_full_disk_is_harmless(tmp_path: Path, fake_az: FakeAz) -> None:
     token = jwt(padding="x" * 6000)  # a cache entry larger than the limit
     fake_az.configure("token", token)
     cache = tmp_path / "cache" / "keyring-ado"
-    env = {
-        **process_env(tmp_path, fake_az),
-        "KEYRING_ADO_TENANT": "72f988bf-86f1-41af-91ab-2d7cd011db47",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
+    env = process_env(
+        tmp_path,
+        fake_az.directory,
+        KEYRING_ADO_TENANT="72f988bf-86f1-41af-91ab-2d7cd011db47",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
 
     def full_disk() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))

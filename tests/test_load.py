@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from keyring_ado import settings
 from tests.fakes.az import FakeAz, jwt
+from tests.helpers import process_env
 
 URL = "https://pkgs.dev.azure.com/contoso/_packaging/feed/pypi/simple/"
 PROCESSES = 32
@@ -20,15 +19,7 @@ def test_32_cold_processes(tmp_path: Path, fake_az: FakeAz) -> None:
     """32 processes started together: all get the token, az runs once, the cache is valid after."""
     token = jwt()
     fake_az.configure("token", token, delay=0.5)
-    env = {k: v for k, v in os.environ.items() if k not in settings.ALL_VARIABLES}
-    env.update(
-        {
-            "HOME": str(tmp_path / "home"),
-            "PATH": str(fake_az.directory),
-            "XDG_CACHE_HOME": str(tmp_path / "cache"),
-            "KEYRING_ADO_TENANT": "72f988bf-86f1-41af-91ab-2d7cd011db47",
-        }
-    )
+    env = process_env(tmp_path, fake_az.directory, KEYRING_ADO_TENANT="72f988bf-86f1-41af-91ab-2d7cd011db47")
     started = time.monotonic()
     argv = [sys.executable, "-m", "keyring", "get", URL, "VssSessionToken"]
     pipes = {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
