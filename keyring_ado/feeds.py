@@ -10,15 +10,18 @@ cheap and must say no to anything that is not an Azure DevOps host over https. W
   ``https://`` (pip, uv and Poetry fall back to the host alone);
 * the same shapes on Azure DevOps Server hosts the user listed in ``KEYRING_ADO_HOSTS``.
 
-User info in the URL is ignored. Everything else, ``http://`` URLs and look-alike hosts included,
-gives ``None``.
+The host is judged as urllib and urllib3 (what the clients connect through) read it: the authority
+ends at the first ``/``, ``?`` or ``#``, a backslash anywhere refuses the string, and user info is
+ignored. The path is judged after RFC 3986 ``remove_dot_segments``, as a client requests it, so
+``/contoso/_packaging/../../attacker/`` is attacker's. Everything else, ``http://`` URLs and
+look-alike hosts included, gives ``None``.
 """
 
 from __future__ import annotations
 
 import functools
 from typing import NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import unquote
 
 HOSTED_HOST = "pkgs.dev.azure.com"
 LEGACY_SUFFIX = ".pkgs.visualstudio.com"
@@ -79,24 +82,18 @@ def parse(service: object, server_hosts: frozenset[str] = frozenset()) -> Feed |
 
 @functools.lru_cache(maxsize=512)  # clients ask about the same few strings again and again
 def _parse(service: str, server_hosts: frozenset[str]) -> Feed | None:
-    if "\\" in service or any(ch.isspace() or ord(ch) < 32 for ch in service):
-        return None  # a backslash makes browsers and uv read a different host than urllib
-    if "://" in service:
-        scheme, _, rest = service.partition("://")
-        if scheme.lower() != "https":
-            return None
-        netloc, slash, after = rest.partition("/")
-        path = slash + after
-    else:
-        netloc, path = service, ""
-        if "/" in netloc or "?" in netloc or "#" in netloc:
-            return None
-    netloc = netloc.rpartition("@")[2]  # user info never matters, and never reaches a message
-    host = _host_port(netloc)
+    if "\\" in service or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in service):
+        return None  # a backslash makes browsers, urllib3 and uv read a different host than urlsplit
+    split = _split(service)
+    if split is None:
+        return None
+    netloc, path = split
+    host = _host_port(netloc.rpartition("@")[2])  # user info never matters, and never reaches a message
     if host is None:
         return None
-    path = urlsplit("https://h" + path).path if path else ""
-    segments = [s for s in path.split("/") if s]
+    segments = _segments(path)
+    if segments is None:
+        return None
     if host == HOSTED_HOST:
         return _hosted(host, segments)
     if host.endswith(LEGACY_SUFFIX):
@@ -106,23 +103,59 @@ def _parse(service: str, server_hosts: frozenset[str]) -> Feed | None:
     return None
 
 
+def _split(service: str) -> tuple[str, str] | None:
+    """``(authority, path)`` of an https URL or a bare ``host``; None for anything else.
+
+    The authority ends at the first ``/``, ``?`` or ``#`` (RFC 3986, and what urllib and urllib3
+    connect to), so ``https://evil.example?@pkgs.dev.azure.com/`` is evil.example's. The path loses
+    its query and fragment."""
+    scheme, sep, rest = service.partition("://")
+    if not sep:
+        if any(ch in service for ch in "/?#"):
+            return None  # a bare host only: a client never connects to "host/path" without a scheme
+        return service, ""
+    if scheme.lower() != "https":
+        return None
+    end = min((i for i in (rest.find(ch) for ch in "/?#") if i >= 0), default=len(rest))
+    netloc, after = rest[:end], rest[end:]
+    path = after[: min((i for i in (after.find(ch) for ch in "?#") if i >= 0), default=len(after))]
+    return netloc, path
+
+
+def _segments(path: str) -> list[str] | None:
+    """The non-empty path segments after RFC 3986 ``remove_dot_segments``, as a client would send
+    them; None when a segment is a dot segment in disguise (``%2e%2e``) or hides a ``/``."""
+    out: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if out:
+                out.pop()
+        elif segment and segment != ".":
+            decoded = _unquote(segment)
+            if decoded in {".", ".."} or "/" in decoded or "\\" in decoded:
+                return None  # servers may decode these into the path a client did not mean
+            out.append(segment)
+    return out
+
+
+def _unquote(segment: str) -> str:
+    return unquote(segment) if "%" in segment else segment
+
+
 def canonical_prefix(url: str, server_hosts: frozenset[str] = frozenset()) -> str | None:
     """Spell a URL prefix (from a compatibility variable) the way :attr:`Feed.canonical_url` is."""
-    scheme, sep, rest = url.strip().partition("://")
-    if not sep or scheme.lower() != "https":
+    text = url.strip()
+    split = _split(text) if "://" in text and "\\" not in text else None
+    if split is None:
         return None
-    netloc, _, path = rest.partition("/")
-    host = _host_port(netloc.rpartition("@")[2])
-    if host is None:
+    host = _host_port(split[0].rpartition("@")[2])
+    segments = _segments(split[1])
+    if host is None or segments is None:
         return None
     server = host in server_hosts
     if not (server or host == HOSTED_HOST or _legacy_org(host)):
         return None
-    try:
-        clean = urlsplit("https://h/" + path).path
-    except ValueError:
-        return None
-    return _canonical(host, _lower_path(clean.split("/")), server=server)
+    return _canonical(host, _lower_path(segments), server=server)
 
 
 def has_prefix(url: str, prefix: str) -> bool:
@@ -184,7 +217,7 @@ def _host_port(netloc: str) -> str | None:
     """``host`` or ``host:port`` in lower case, ``:443`` dropped; None when malformed."""
     host, colon, port = netloc.lower().partition(":")
     if colon:
-        if not port.isdigit() or not 0 < int(port) < 65536:
+        if not (port.isascii() and port.isdigit() and len(port) <= 5) or not 0 < int(port) < 65536:
             return None
         if int(port) != 443:
             host = f"{host}:{int(port)}"
@@ -221,13 +254,14 @@ def _canonical(host: str, path: str, *, server: bool) -> str:
 def organization_of_collection(uri: str) -> str | None:
     """The organisation of an Azure Pipelines collection URI (``https://dev.azure.com/{org}/``
     or ``https://{org}.visualstudio.com/``); None for anything else."""
-    scheme, sep, rest = uri.strip().partition("://")
-    if not sep or scheme.lower() != "https":
+    text = uri.strip()
+    split = _split(text) if "://" in text and "\\" not in text else None
+    if split is None:
         return None
-    netloc, _, path = rest.partition("/")
-    host = _host_port(netloc.rpartition("@")[2])
+    host = _host_port(split[0].rpartition("@")[2])
+    segments = _segments(split[1]) or []
     if host == "dev.azure.com":
-        org = path.split("/", 1)[0]
+        org = segments[0] if segments else ""
     elif host is not None and host.endswith(".visualstudio.com"):
         org = host[: -len(".visualstudio.com")]
     else:

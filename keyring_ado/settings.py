@@ -474,9 +474,9 @@ class _Reader:
 
 def _valid_host_port(text: str) -> bool:
     host, _, port = text.partition(":")
-    if port and not (port.isdigit() and 0 < int(port) < 65536):
+    if port and not (port.isascii() and port.isdigit() and len(port) <= 5 and 0 < int(port) < 65536):
         return False
     labels = host.split(".")
     return bool(host) and all(
-        label and len(label) < 64 and all(c.isalnum() or c == "-" for c in label) for label in labels
+        label and len(label) < 64 and all((c.isascii() and c.isalnum()) or c == "-" for c in label) for label in labels
     )

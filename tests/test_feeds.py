@@ -149,3 +149,59 @@ def test_prefixes_and_collection_uris() -> None:
     assert feeds.organization_of_collection("https://contoso.visualstudio.com/") == "contoso"
     assert feeds.organization_of_collection("https://tfs.contoso.test/tfs/Default/") is None
     assert feeds.organization_of_collection("") is None
+
+
+@pytest.mark.parametrize(
+    "service",
+    [
+        "https://evil.example?@pkgs.dev.azure.com/ORG/_packaging/FEED/pypi/simple/",
+        "https://evil.example#@pkgs.dev.azure.com/ORG/_packaging/FEED/pypi/simple/",
+        "https://evil.example?@contoso.pkgs.visualstudio.com/_packaging/FEED/pypi/simple/",
+        "https://evil.example#@contoso.pkgs.visualstudio.com/_packaging/FEED/pypi/simple/",
+        "https://evil.example?x=@pkgs.dev.azure.com",
+        "https://u:p@evil.example?@pkgs.dev.azure.com/ORG/_packaging/FEED/pypi/upload/",
+        "HTTPS://evil.example#x@pkgs.dev.azure.com/",
+    ],
+)
+def test_the_authority_ends_at_a_query_or_fragment(service: str) -> None:
+    """urllib and urllib3 connect to evil.example for these; so they are not ours (review item 1)."""
+    assert feeds.parse(service) is None
+    assert feeds.canonical_prefix(service) is None
+
+
+@pytest.mark.parametrize(
+    ("service", "organization", "name"),
+    [
+        (
+            "https://pkgs.dev.azure.com/contoso/_packaging/../../attacker/_packaging/feed/pypi/simple/",
+            "attacker",
+            "feed",
+        ),
+        ("https://pkgs.dev.azure.com/contoso/./_packaging/a/../b/pypi/simple/", "contoso", "b"),
+        ("https://pkgs.dev.azure.com/contoso/_packaging/feedA/../feedB/pypi/simple/", "contoso", "feedB"),
+        ("https://pkgs.dev.azure.com/../../contoso/_packaging/feed/pypi/simple/", "contoso", "feed"),
+    ],
+)
+def test_dot_segments_are_judged_as_the_client_requests_them(service: str, organization: str, name: str) -> None:
+    """RFC 3986 remove_dot_segments, as urllib3 applies it before sending (review item 3)."""
+    from urllib3.util import parse_url
+
+    feed = feeds.parse(service)
+    requested = parse_url(service).path or ""
+    assert feed is not None
+    assert feed.organization == organization
+    assert feed.name == name
+    assert requested.lower().startswith(feed.path.rsplit("/pypi", 1)[0])
+
+
+@pytest.mark.parametrize(
+    "service",
+    [
+        "https://pkgs.dev.azure.com/contoso/_packaging/%2e%2e/x/pypi/simple/",
+        "https://pkgs.dev.azure.com/contoso/%2E/_packaging/feed/pypi/simple/",
+        "https://pkgs.dev.azure.com/contoso%2fattacker/_packaging/feed/pypi/simple/",
+    ],
+)
+def test_disguised_dot_segments_are_refused(service: str) -> None:
+    """A server may decode %2e%2e or %2f into a path the client did not mean: refuse, do not guess."""
+    assert feeds.parse(service) is None

@@ -111,3 +111,25 @@ def test_not_set() -> None:
         ExternalFeedEndpointsSource().get_token(feed(), config())
     with pytest.raises(SourceUnavailable):
         AccessTokenSource().get_token(feed(), config())
+
+
+def test_dot_segments_are_scoped_to_the_feed_requested() -> None:
+    """``feedA/../feedB`` is a request to feedB: feedA's PAT is not its credential (review item 3)."""
+    settings = config(
+        VSS_NUGET_EXTERNAL_FEED_ENDPOINTS=endpoints(
+            {"endpoint": "https://pkgs.dev.azure.com/contoso/_packaging/feedA/pypi/simple/", "password": "PAT_A"}
+        ),
+        VSS_NUGET_ACCESSTOKEN="job",
+        VSS_NUGET_URI_PREFIXES="https://pkgs.dev.azure.com/contoso/_packaging/feedA/",
+    )
+    sneaky = feed("https://pkgs.dev.azure.com/contoso/_packaging/feedA/../feedB/pypi/simple/")
+    assert sneaky.name == "feedB"
+    with pytest.raises(SourceUnavailable):
+        ExternalFeedEndpointsSource().get_token(sneaky, settings)
+    with pytest.raises(SourceUnavailable):
+        AccessTokenSource().get_token(sneaky, settings)
+    prefixed = config(
+        VSS_NUGET_ACCESSTOKEN="job",
+        VSS_NUGET_URI_PREFIXES="https://pkgs.dev.azure.com/contoso/_packaging/feedA/../feedB/",
+    )
+    assert AccessTokenSource().get_token(sneaky, prefixed).secret == "job"

@@ -43,3 +43,21 @@ def test_bare_host_gets_nothing() -> None:
     """pkgs.dev.azure.com alone names no organisation: the job token is not guessed onto it."""
     with pytest.raises(SourceUnavailable, match="names no organisation"):
         AzurePipelinesSource().get_token(feed("pkgs.dev.azure.com"), config(**PIPELINE))
+
+
+def test_dot_segments_do_not_carry_the_job_token_to_another_organisation() -> None:
+    """``/contoso/_packaging/../../attacker/...`` is requested from attacker: no job token (review item 3)."""
+    from keyring_ado.backend import AdoKeyring
+
+    url = "https://pkgs.dev.azure.com/contoso/_packaging/../../attacker/_packaging/feed/pypi/simple/"
+    with pytest.raises(SourceUnavailable, match="belongs to contoso, not attacker"):
+        AzurePipelinesSource().get_token(feed(url), config(**PIPELINE))
+    import os
+
+    os.environ.update(PIPELINE)
+    try:
+        assert AdoKeyring().get_password(url, "VssSessionToken") is None
+        assert AdoKeyring().get_password(url.replace("../../attacker/_packaging/", ""), "u") == "job"
+    finally:
+        for name in PIPELINE:
+            os.environ.pop(name)
