@@ -12,7 +12,7 @@ import pytest
 
 from tests.e2e.conftest import BIN, PACKAGE, Clients, Org
 from tests.fakes import entra, wheels
-from tests.fakes.artifacts import TENANT
+from tests.fakes.artifacts import HOSTED, TENANT
 from tests.fakes.az import jwt
 
 pytestmark = pytest.mark.e2e
@@ -216,6 +216,26 @@ def test_lookalike_host_gets_no_credential(clients: Clients, foreign: str) -> No
     assert all(r.authorization is None for r in foreign_requests)
     assert result.returncode == 0, result.stdout + result.stderr
     assert_installed(clients.target)
+
+
+@pytest.mark.parametrize("delimiter", ["?", "#"])
+def test_twine_to_a_host_hidden_before_our_host_gets_no_credential(clients: Clients, delimiter: str) -> None:
+    """``https://<other host>?@pkgs.dev.azure.com/...``: twine connects to the other host, so keyring
+    gives it nothing and the upload stops without sending a credential there (review item 4)."""
+    org = clients.new_org()
+    configure_source(clients, org, "KEYRING_ADO_PAT")
+    clients.world.state.reset_log()
+    other = "pkgs.dev.azure.com.evil.example"
+    url = f"https://{other}{delimiter}@pkgs.dev.azure.com/{org.name}/_packaging/feed/pypi/upload/"
+    result, _ = clients.twine_upload(url, "stolen-pkg", "1.0")
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert not [r for r in clients.world.state.received(other) if r.authorization]
+    assert not clients.world.state.received(HOSTED), "nothing was meant for our host"
+    assert_no_secret(org, result.stdout, result.stderr)
+    # The same upload, to our host, goes through: the refusal above is the host, not the setup.
+    ours, filename = clients.twine_upload(org.url("upload"), "stolen-pkg", "1.0")
+    assert ours.returncode == 0, ours.stdout + ours.stderr
+    assert ("feed", filename) in clients.world.state.uploads
 
 
 def test_azure_devops_server_gets_a_pat_only(clients: Clients) -> None:
