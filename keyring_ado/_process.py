@@ -1,13 +1,23 @@
-"""Running a helper program (az, later azd) safely: no shell, no stdin, a hard timeout."""
+"""Running a helper program (az, azd) safely: no shell, no stdin, a hard deadline, bounded output,
+no secrets of ours in its environment, and only ever a program found on an absolute PATH entry."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-from typing import NamedTuple
+import threading
+import time
+from collections.abc import Iterable
+from typing import IO, NamedTuple
+
+#: What is kept of each of a program's output streams; the rest is read and dropped.
+MAX_OUTPUT = 1 << 20
+#: After a kill, how long we wait for the program to be reaped and its pipes to close.
+KILL_GRACE = 2.0
 
 
 class Completed(NamedTuple):
@@ -20,15 +30,75 @@ class ProcessTimeout(Exception):
     """The program did not finish in time; it and its children were killed."""
 
 
-def run(argv: list[str], *, timeout: float, extra_env: dict[str, str] | None = None) -> Completed:
+def which(name: str, search_path: str, *, platform: str = sys.platform, pathext: str = "") -> str | None:
+    """The first *name* on *search_path* that is an executable file, or None.
+
+    Unlike :func:`shutil.which`, never the current directory and never a relative PATH entry
+    (``.``, ``bin``, an empty entry): on Windows ``shutil.which`` looks in the current directory
+    first, so a cloned repository carrying ``az.cmd`` would run at ``pip install``. On Windows the
+    extensions of ``PATHEXT`` are tried (``.COM;.EXE;.BAT;.CMD`` when it is unset)."""
+    windows = platform == "win32"
+    separator = ";" if windows else ":"
+    candidates = candidate_names(name, platform=platform, pathext=pathext)
+    for raw in search_path.split(separator):
+        entry = raw.strip().strip('"') if windows else raw
+        if not _absolute(entry, windows=windows):
+            continue
+        for candidate in candidates:
+            path = (entry.rstrip("\\/") + ("\\" if windows else "/") + candidate) if entry else candidate
+            if _executable_file(path, windows=windows):
+                return path
+    return None
+
+
+def candidate_names(name: str, *, platform: str, pathext: str = "") -> list[str]:
+    """The file names *name* may have: on Windows with each ``PATHEXT`` extension, in its order."""
+    if platform != "win32" or "." in name:
+        return [name]
+    return [name + ext.lower() for ext in (pathext or ".COM;.EXE;.BAT;.CMD").split(";") if ext.strip()]
+
+
+def absolute_entry(entry: str, *, platform: str) -> bool:
+    """True for a PATH entry that names a directory regardless of the current directory."""
+    return _absolute(entry, windows=platform == "win32")
+
+
+def _absolute(entry: str, *, windows: bool) -> bool:
+    if windows:  # C:\dir or \\server\share; never "dir", ".", "\dir" (relative to the drive) or ""
+        return (len(entry) >= 3 and entry[0].isalpha() and entry[1] == ":" and entry[2] in "\\/") or entry.startswith(
+            "\\\\"
+        )
+    return entry.startswith("/")
+
+
+def _executable_file(path: str, *, windows: bool) -> bool:
+    if windows and sys.platform != "win32":
+        return False  # a Windows PATH judged on another system (tests) names no file here
+    return os.path.isfile(path) and (windows or os.access(path, os.X_OK))
+
+
+def run(
+    argv: list[str],
+    *,
+    timeout: float,
+    extra_env: dict[str, str] | None = None,
+    hide: Iterable[str] = (),
+) -> Completed:
     """Run *argv* with stdin closed, from a neutral directory, killed after *timeout* seconds.
 
-    Raises :class:`ProcessTimeout` on timeout and :class:`OSError` when it cannot start.
+    The child's environment is ours without the variables named in *hide* (our secrets: az has no
+    use for a pipeline's job token), plus *extra_env*. The deadline is hard: a grandchild that
+    left the process group and holds the output pipes open does not keep us waiting (after a kill
+    we wait :data:`KILL_GRACE` seconds, then close the pipes). At most :data:`MAX_OUTPUT` bytes of
+    each stream are kept. Raises :class:`ProcessTimeout` on timeout and :class:`OSError` when it
+    cannot start.
     """
-    env = dict(os.environ)
+    hidden = frozenset(hide)
+    env = {k: v for k, v in os.environ.items() if k not in hidden}
     env.update(extra_env or {})
     posix = sys.platform != "win32"
-    with subprocess.Popen(
+    deadline = time.monotonic() + timeout
+    process = subprocess.Popen(  # its pipes are closed below, whatever happens
         argv,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -36,18 +106,79 @@ def run(argv: list[str], *, timeout: float, extra_env: dict[str, str] | None = N
         cwd=_neutral_dir(),
         env=env,
         start_new_session=posix,  # so a timeout can end the whole process group
-    ) as process:
-        try:
-            out, err = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill(process, posix=posix)
-            process.communicate()
-            raise ProcessTimeout(f"{os.path.basename(argv[0])} did not answer within {timeout:g} s") from None
-    return Completed(
-        process.returncode,
-        out.decode("utf-8", errors="replace"),
-        err.decode("utf-8", errors="replace"),
+        bufsize=0,
     )
+    streams = (process.stdout, process.stderr)
+    kept = {stream: bytearray() for stream in streams}
+    try:
+        finished = (_drain_posix if posix else _drain_threads)(kept, deadline)
+        if finished:
+            try:
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                finished = False
+        if not finished:
+            _kill(process, posix=posix)
+            _reap(process)
+            raise ProcessTimeout(f"{os.path.basename(argv[0])} did not answer within {timeout:g} s")
+    finally:
+        if posix:  # on Windows a reader thread may still be blocked on a pipe: leave it to it
+            for stream in streams:
+                if stream is not None:
+                    stream.close()
+    out, err = (kept[stream].decode("utf-8", errors="replace") for stream in streams)
+    return Completed(process.returncode, out, err)
+
+
+def _keep(buffer: bytearray, chunk: bytes) -> None:
+    if len(buffer) < MAX_OUTPUT:
+        buffer += chunk[: MAX_OUTPUT - len(buffer)]
+
+
+def _drain_posix(kept: dict[IO[bytes] | None, bytearray], deadline: float) -> bool:
+    """Read both pipes until they close (True) or the deadline passes (False)."""
+    import selectors  # noqa: PLC0415 - only when a program runs
+
+    with selectors.DefaultSelector() as selector:
+        for stream in kept:
+            if stream is not None:
+                selector.register(stream, selectors.EVENT_READ)
+        while selector.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            for key, _ in selector.select(timeout=left):
+                chunk = os.read(key.fd, 65536)
+                if chunk:
+                    _keep(kept[key.fileobj], chunk)  # type: ignore[index]
+                else:
+                    selector.unregister(key.fileobj)
+    return True
+
+
+def _drain_threads(kept: dict[IO[bytes] | None, bytearray], deadline: float) -> bool:
+    """Windows, where pipes cannot be selected: one daemon thread per pipe, joined by the deadline."""
+
+    def drain(stream: IO[bytes], buffer: bytearray) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            while chunk := stream.read(65536):
+                _keep(buffer, chunk)
+
+    threads = [
+        threading.Thread(target=drain, args=(stream, buffer), daemon=True)
+        for stream, buffer in kept.items()
+        if stream is not None
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return not any(thread.is_alive() for thread in threads)
+
+
+def _reap(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(subprocess.TimeoutExpired):  # unkillable: give up waiting, never hang
+        process.wait(timeout=KILL_GRACE)
 
 
 def _kill(process: subprocess.Popen[bytes], *, posix: bool) -> None:
@@ -57,7 +188,10 @@ def _kill(process: subprocess.Popen[bytes], *, posix: bool) -> None:
         else:
             process.kill()
     except OSError:
-        process.kill()
+        try:
+            process.kill()
+        except OSError:
+            return
 
 
 def _neutral_dir() -> str:

@@ -79,6 +79,11 @@ class Authority(NamedTuple):
         return bool(_GUID.match(self.tenant)) and self.tenant != ZERO_TENANT
 
 
+def is_guid(text: str) -> bool:
+    """8-4-4-4-12 hex digits, nothing else (a tenant id as az and azd may be given it)."""
+    return bool(_GUID.fullmatch(text))
+
+
 def authority_for(feed: Feed, settings: Settings) -> Authority:
     """The authority for *feed*: from the override, memory, the tenant file or one probe. Never raises."""
     if settings.tenant:

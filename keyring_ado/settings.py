@@ -75,6 +75,22 @@ SYSTEM_ACCESSTOKEN = "SYSTEM_ACCESSTOKEN"
 COLLECTION_URI = ("SYSTEM_COLLECTIONURI", "SYSTEM_TEAMFOUNDATIONCOLLECTIONURI")
 # --- generic CI markers ----------------------------------------------------------------------
 CI_MARKERS = ("CI", "TF_BUILD", "GITHUB_ACTIONS", "BUILD_BUILDID", "GITLAB_CI", "JENKINS_URL")
+# --- where helper programs (az, azd) are looked for -------------------------------------------
+SEARCH_PATH = "PATH"
+PATHEXT = "PATHEXT"
+
+#: The variables whose values are secrets: never quoted, and never handed to az or azd.
+SECRET_VARIABLES: tuple[str, ...] = (
+    PAT,
+    TOKEN,
+    AZURE_DEVOPS_EXT_PAT,
+    CLIENT_SECRET,
+    CLIENT_CERTIFICATE_PASSWORD,
+    GITHUB_REQUEST_TOKEN,
+    SYSTEM_ACCESSTOKEN,
+    *EXTERNAL_FEED_ENDPOINTS,
+    *ACCESS_TOKEN,
+)
 
 #: Every variable this package reads. Tests clear all of them before each test.
 ALL_VARIABLES: tuple[str, ...] = (
@@ -122,6 +138,8 @@ ALL_VARIABLES: tuple[str, ...] = (
     SYSTEM_ACCESSTOKEN,
     *COLLECTION_URI,
     *CI_MARKERS,
+    SEARCH_PATH,
+    PATHEXT,
 )
 
 DEFAULT_AZ_TIMEOUT = 20.0
@@ -212,6 +230,9 @@ class Settings(NamedTuple):
     """A graphical session a browser could open in (and not an SSH login)."""
     managed_identity: str | None = None
     """``system``, a user-assigned client id, or None (not asked); see :meth:`_Reader.managed_identity`."""
+    search_path: str = ""
+    """``PATH``, where az and azd are looked for (absolute entries only)."""
+    pathext: str = ""
     problems: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
@@ -272,6 +293,8 @@ class Settings(NamedTuple):
             display=_display(environ),
             managed_identity=reader.managed_identity(),
             ca_bundle=next((environ[n].strip() for n in CA_BUNDLE if environ.get(n, "").strip()), None),
+            search_path=environ.get(SEARCH_PATH, ""),
+            pathext=environ.get(PATHEXT, ""),
             problems=tuple(reader.problems),
         )
 

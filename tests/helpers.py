@@ -20,11 +20,12 @@ def feed(url: str = FEED_URL, hosts: frozenset[str] = frozenset()) -> Feed:
 
 
 def config(**environ: str) -> Settings:
-    return Settings.from_environ(environ)
+    return env(environ)
 
 
 def env(values: Mapping[str, str]) -> Settings:
-    return Settings.from_environ(values)
+    """Settings from *values*, with this process's PATH (where the tests put the fake az) unless given."""
+    return Settings.from_environ({"PATH": os.environ.get("PATH", ""), **values})
 
 
 def process_env(tmp_path: Path, az_directory: Path, **more: str) -> dict[str, str]:

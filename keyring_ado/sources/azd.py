@@ -24,11 +24,11 @@ class AzdSource:
     server_capable = False
 
     def identity(self, feed: Feed, settings: Settings) -> str:
-        executable("azd", DESCRIPTION)
+        executable("azd", DESCRIPTION, settings)
         return "azd"
 
     def get_token(self, feed: Feed, settings: Settings) -> Token:
-        path = executable("azd", DESCRIPTION)
+        path = executable("azd", DESCRIPTION, settings)
         from ..discovery import authority_for  # noqa: PLC0415
 
         authority = authority_for(feed, settings)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from .. import settings as names
 from .._redact import quote_output
 from ..credential import Kind, Token
 from ..errors import SourceFailed, SourceUnavailable
@@ -32,12 +32,12 @@ class AzureCliSource:
 
     def identity(self, feed: Feed, settings: Settings) -> str:
         """What tokens are shared under between processes: worth it, each az call costs 0.3 s or more."""
-        executable("az", DESCRIPTION)
+        executable("az", DESCRIPTION, settings)
         # AZURE_CONFIG_DIR is az's own switch between logins: each gets its own entries.
         return f"az:{settings.az_config_dir}" if settings.az_config_dir else "az"
 
     def get_token(self, feed: Feed, settings: Settings) -> Token:
-        path = executable("az", DESCRIPTION)
+        path = executable("az", DESCRIPTION, settings)
         from ..discovery import authority_for  # noqa: PLC0415 - HTTP machinery only when az exists
 
         authority = authority_for(feed, settings)
@@ -57,11 +57,15 @@ class AzureCliSource:
         return _parse(result.stdout)
 
 
-def executable(name: str, description: str) -> str:
-    """The CLI's path; unavailable, at the cost of a PATH scan, when it is not installed."""
-    path = shutil.which(name)
+def executable(name: str, description: str, settings: Settings) -> str:
+    """The CLI's path; unavailable, at the cost of a PATH scan, when it is not installed.
+
+    Only absolute PATH entries are searched, never the current directory (see :func:`_process.which`)."""
+    from .._process import which  # noqa: PLC0415
+
+    path = which(name, settings.search_path, pathext=settings.pathext)
     if path is None:
-        raise SourceUnavailable(f"{description} is not on PATH")
+        raise SourceUnavailable(f"{description} is not on PATH (absolute PATH entries only)")
     return path
 
 
@@ -72,15 +76,31 @@ def run_cli(
     source's failure, naming the command to run by hand to see what went wrong."""
     from .. import _process  # noqa: PLC0415 - subprocess machinery only when a CLI exists
 
+    unexpected = [arg for arg in argv[1:] if not _allowed_argument(arg)]
+    if unexpected:  # az and azd are .cmd files on Windows, parsed by cmd.exe: nothing else gets through
+        raise SourceFailed(f"refused to run {argv[0]} with an argument outside the fixed set: {unexpected[0]!r}")
     _log.debug("keyring-ado: running %s (timeout %g s)", by_hand, settings.az_timeout)
     try:
-        return _process.run(argv, timeout=settings.az_timeout, extra_env=extra_env)
+        return _process.run(argv, timeout=settings.az_timeout, extra_env=extra_env, hide=names.SECRET_VARIABLES)
     except _process.ProcessTimeout as exc:
         raise SourceFailed(
             f"{exc}; run `{by_hand}` yourself to see what it waits for, or raise KEYRING_ADO_AZ_TIMEOUT"
         ) from None
     except OSError as exc:
         raise SourceFailed(f"could not start {argv[0]}: {exc.strerror or exc}") from None
+
+
+#: Every argument az and azd are ever given, besides a tenant GUID and the scope built from the resource.
+_FIXED_ARGUMENTS = frozenset(
+    {"account", "get-access-token", "--resource", "--output", "json", "--tenant", "auth", "token", "--no-prompt",
+     "--scope", "--tenant-id", AZURE_DEVOPS_RESOURCE, f"{AZURE_DEVOPS_RESOURCE}/.default"}
+)  # fmt: skip
+
+
+def _allowed_argument(argument: str) -> bool:
+    from ..discovery import is_guid  # noqa: PLC0415
+
+    return argument in _FIXED_ARGUMENTS or is_guid(argument)
 
 
 def _failure(result: _process.Completed, tenant: str | None) -> Exception:

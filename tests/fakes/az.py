@@ -2,7 +2,9 @@
 
 Modes: ``token`` (prints what ``az account get-access-token --output json`` prints),
 ``not_logged_in``, ``aadsts`` (an Entra error), ``garbage`` (exit 0, not JSON, with the token
-inside), ``hang`` (sleeps), ``expired`` (a token whose expiry has passed).
+inside), ``hang`` (sleeps), ``expired`` (a token whose expiry has passed), ``grandchild`` (prints a
+token and exits, leaving a process in its own session that holds stdout for 60 s). The names of the
+environment variables each run saw are logged too.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ here = Path(__file__).resolve().parent
 config = json.loads((here / "az.json").read_text())
 with open(here / "az.log", "a") as log:
     log.write(json.dumps(sys.argv[1:]) + "\n")
+import os
+with open(here / "az.env", "a") as log:
+    log.write(json.dumps(sorted(os.environ)) + "\n")
 mode = config["mode"]
 token = config.get("token", "")
 time.sleep(config.get("delay", 0))
@@ -44,6 +49,10 @@ elif mode == "garbage":
     print("WARNING: something odd happened " + token)
 elif mode == "hang":
     time.sleep(120)
+elif mode == "grandchild":  # `setsid sleep 60 &`: a process in its own session holds stdout
+    import subprocess
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    print(json.dumps({{"accessToken": token, "expires_on": int(time.time()) + 3600}}))
 """
 
 
@@ -72,6 +81,12 @@ class FakeAz:
         if not log.exists():
             return []
         return [json.loads(line) for line in log.read_text().splitlines()]
+
+    @property
+    def environments(self) -> list[list[str]]:
+        """The names of the environment variables each run saw."""
+        log = self.directory / "az.env"
+        return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
 def jwt(lifetime: float = 3600, **claims: object) -> str:
