@@ -8,6 +8,8 @@ import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, NamedTuple
 
+from . import _deadline
+
 if TYPE_CHECKING:
     from email.message import Message
 
@@ -30,7 +32,10 @@ def request(
     timeout: float = 10.0,
     read_body: bool = True,
 ) -> Answer:
-    """Send one request; raises OSError (URLError, timeouts, TLS errors) when there is no answer."""
+    """Send one request; raises OSError (URLError, timeouts, TLS errors) when there is no answer.
+
+    *timeout* bounds the whole request (connecting, the proxy's CONNECT, TLS, headers and body),
+    not only each read: a peer that drips bytes is given up on at the deadline."""
     if not url.startswith("https://"):
         raise ValueError("only https URLs are requested")
     opener = urllib.request.build_opener(
@@ -41,12 +46,18 @@ def request(
     sent = urllib.request.Request(  # noqa: S310 - https only, checked above
         url, data=data, method=method, headers={"User-Agent": "keyring-ado", **(headers or {})}
     )
-    try:
-        with opener.open(sent, timeout=timeout) as response:
-            return Answer(response.status, response.headers, response.read(1 << 20) if read_body else b"")
-    except urllib.error.HTTPError as error:
-        with error:
-            return Answer(error.code, error.headers, error.read(1 << 20) if read_body else b"")
+
+    def send() -> Answer:
+        try:
+            with opener.open(sent, timeout=timeout) as response:
+                return Answer(response.status, response.headers, response.read(1 << 20) if read_body else b"")
+        except urllib.error.HTTPError as error:
+            with error:
+                return Answer(error.code, error.headers, error.read(1 << 20) if read_body else b"")
+
+    from urllib.parse import urlsplit  # noqa: PLC0415
+
+    return _deadline.call(send, timeout, f"https://{urlsplit(url).hostname}")
 
 
 def reason(exc: BaseException) -> str:

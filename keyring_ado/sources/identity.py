@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import _http
+from .. import _deadline, _http
 from .. import settings as names
 from .._redact import first_line, quote_output, redact
 from ..credential import Kind, Token
@@ -39,6 +39,8 @@ SCOPE = f"{AZURE_DEVOPS_RESOURCE}/.default"
 ASSERTION_AUDIENCE = "api://AzureADTokenExchange"
 CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 15
+#: The whole token request, retry and assertion fetch included, whatever a proxy or peer does.
+TOTAL_TIMEOUT = 30.0
 _log = logging.getLogger(__name__)
 
 
@@ -254,16 +256,23 @@ def _fetch_assertion(url: str, method: str, headers: dict[str, str], field: str,
     return value
 
 
-def exchange_token(credential: Any, name: str, settings: Settings) -> Token:  # noqa: ANN401 - any azure-identity credential
+def exchange_token(credential: Any, name: str, settings: Settings, deadline: float | None = None) -> Token:  # noqa: ANN401 - any azure-identity credential
+    """The credential's token for Azure DevOps, within *deadline* seconds in all (azure-identity's
+    own timeouts bound each read, not the request)."""
     from azure.core.exceptions import AzureError, ServiceRequestError  # noqa: PLC0415
     from azure.identity import CredentialUnavailableError  # noqa: PLC0415
 
     quiet_azure_loggers()
     secrets = [settings.client_secret, settings.client_certificate_password, settings.github_request_token,
                settings.system_access_token]  # fmt: skip
-    try:
+    host = entra_host(settings) if name != "managed identity" else "the managed identity endpoint"
+
+    def ask() -> Any:  # noqa: ANN401 - azure-identity's AccessToken
         with credential:
-            access = credential.get_token(SCOPE)
+            return credential.get_token(SCOPE)
+
+    try:
+        access = _deadline.call(ask, TOTAL_TIMEOUT if deadline is None else deadline, host)
     except SourceFailed:
         raise
     except CredentialUnavailableError as exc:

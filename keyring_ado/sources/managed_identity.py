@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 CONNECT_TIMEOUT = 1
 READ_TIMEOUT = 2
+#: Both tries in all (IMDS is link-local: an answer is quick or never comes).
+TOTAL_TIMEOUT = 10.0
 
 
 class ManagedIdentitySource:
@@ -56,4 +58,4 @@ class ManagedIdentitySource:
             retry_status=1,
             retry_backoff_factor=0.2,
         )
-        return exchange_token(credential, self.name, settings)
+        return exchange_token(credential, self.name, settings, deadline=TOTAL_TIMEOUT)

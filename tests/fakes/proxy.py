@@ -68,3 +68,40 @@ def serve(routes: dict[str, int]) -> tuple[_ProxyServer, int]:
     server = _ProxyServer(routes)
     threading.Thread(target=server.serve_forever, name="fake-proxy", daemon=True).start()
     return server, server.server_address[1]
+
+
+class _DrippingHandler(socketserver.StreamRequestHandler):
+    """Answers CONNECT, then sends one more header line every *interval* seconds, never the blank
+    line that ends them: each read gets data in time, the request never completes."""
+
+    server: _DrippingProxy
+
+    def handle(self) -> None:
+        self.rfile.readline(65537)
+        self.wfile.write(b"HTTP/1.1 200 Connection established\r\n")
+        for count in range(self.server.lines):  # bounded: the fake stops by itself
+            if self.server.stopped.wait(self.server.interval):
+                return
+            try:
+                self.wfile.write(f"X-Drip-{count}: still here\r\n".encode())
+                self.wfile.flush()
+            except OSError:
+                return
+
+
+class _DrippingProxy(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, interval: float, lines: int) -> None:
+        self.interval = interval
+        self.lines = lines
+        self.stopped = threading.Event()
+        super().__init__(("127.0.0.1", 0), _DrippingHandler)
+
+
+def serve_dripping(interval: float = 0.5, lines: int = 240) -> tuple[_DrippingProxy, int]:
+    """A proxy that drips header lines (at most *lines*, *interval* apart); ``stopped.set()`` ends it."""
+    server = _DrippingProxy(interval, lines)
+    threading.Thread(target=server.serve_forever, name="dripping-proxy", daemon=True).start()
+    return server, server.server_address[1]
