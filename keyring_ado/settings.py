@@ -345,7 +345,7 @@ class _Reader:
         if value in _TRUE:
             return True
         if value not in _FALSE:
-            self.problem(f"{name}={raw!r} is not a boolean; use 1/true/yes/on or 0/false/no/off")
+            self.problem(f"{name} is set to something that is not a boolean (its value is not shown); use 1/true/yes/on or 0/false/no/off")
         return False
 
     def secret(self, name: str, *, report_empty: bool = True) -> str | None:
@@ -381,7 +381,7 @@ class _Reader:
         except ValueError:
             value = math.nan
         if not math.isfinite(value) or value <= 0:
-            self.problem(f"{name}={raw!r} is not a positive number of seconds; using {default:g}")
+            self.problem(f"{name} is not a positive number of seconds (its value is not shown); using {default:g}")
             return default
         return value
 
@@ -395,7 +395,7 @@ class _Reader:
             return "system"
         if raw and raw.lower() not in _FALSE:
             if not _is_guid(raw):
-                self.problem(f"{MANAGED_IDENTITY}={raw!r} is neither 1 nor a client id (a GUID); ignoring it")
+                self.problem(f"{MANAGED_IDENTITY} is neither 1 nor a client id (a GUID) (its value is not shown); ignoring it")
                 return None
             return raw.lower()
         if raw:  # 0, false, no or off: never
@@ -408,7 +408,7 @@ class _Reader:
         if not raw:
             return None
         if not all(c.isalnum() or c in "-." for c in raw):
-            self.problem(f"{TENANT}={raw!r} is not a tenant id or domain; ignoring it")
+            self.problem(f"{TENANT} is not a tenant id or domain (its value is not shown); ignoring it")
             return None
         return raw.lower()
 
@@ -417,7 +417,7 @@ class _Reader:
         if raw and raw in _FALSE:
             return None
         if raw and raw not in _TRUE:
-            self.problem(f"{CACHE}={raw!r} is neither on nor off; keeping the token cache on")
+            self.problem(f"{CACHE} is neither on nor off (its value is not shown); keeping the token cache on")
         configured = self.environ.get(CACHE_DIR, "").strip()
         if configured:
             return os.path.abspath(os.path.expanduser(configured))
@@ -432,13 +432,13 @@ class _Reader:
     def hosts(self) -> frozenset[str]:
         raw = self.environ.get(HOSTS, "")
         hosts = set()
-        for item in raw.split(","):
+        for position, item in enumerate(raw.split(","), start=1):
             host = item.strip().lower()
             if not host:
                 continue
             if "://" in host or "/" in host or "@" in host or not _valid_host_port(host):
                 self.problem(
-                    f"{HOSTS} entry {item.strip()!r} is not host[:port]; "
+                    f"{HOSTS} entry {position} is not host[:port] (its value is not shown); "
                     "write it like tfs.example.com or tfs.example.com:8443"
                 )
                 continue
