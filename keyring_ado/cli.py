@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             return _setup(args.client, args.url, config, write=args.write, project=args.project)
         feed = feeds.parse(args.url, config.server_hosts) if args.url else None
         if args.url and feed is None:
-            _error(f"{args.url} is not an Azure DevOps feed URL keyring-ado serves (https, pkgs.dev.azure.com, "
+            _error(f"{feeds.without_userinfo(args.url)} is not an Azure DevOps feed URL keyring-ado serves (https, pkgs.dev.azure.com, "
                  "{org}.pkgs.visualstudio.com, or a host in KEYRING_ADO_HOSTS)")  # fmt: skip
             return 2
         if args.command == "diagnose":
@@ -89,7 +89,12 @@ def _diagnose(feed: feeds.Feed | None, url: str, config: settings.Settings, *, a
     from . import chain, discovery  # noqa: PLC0415
 
     assert feed is not None  # noqa: S101 - main() checked
-    report: dict[str, Any] = {"url": url, "organization": feed.organization, "server": feed.server, "sources": []}
+    report: dict[str, Any] = {
+        "url": feeds.without_userinfo(url),
+        "organization": feed.organization,
+        "server": feed.server,
+        "sources": [],
+    }
     if not feed.server:
         authority = discovery.authority_for(feed, config)
         report["tenant"] = {"tenant": authority.tenant, "from": authority.source, "public": authority.public}
@@ -141,9 +146,7 @@ def _probe(url: str, username: str, secret: str, config: settings.Settings) -> d
 
     from . import _http  # noqa: PLC0415
 
-    _, sep, rest = url.partition("://")
-    netloc, _, path = (rest if sep else url).partition("/")
-    target = f"https://{netloc.rpartition('@')[2]}/{path}"  # the URL asked about, without user info
+    target = feeds.request_url(url) or url  # the URL a client would request: no user info, query or fragment
     credentials = base64.b64encode(f"{username}:{secret}".encode()).decode()
     method = "GET" if "/pypi/upload" not in target else "HEAD"
     try:
@@ -212,7 +215,8 @@ def _setup(client: str, url: str, config: settings.Settings, *, write: bool, pro
     feed = feeds.parse(url, config.server_hosts)
     if feed is None or feed.name is None:
         _error(
-            f"{url} is not an Azure Artifacts index URL (https://pkgs.dev.azure.com/ORG/_packaging/FEED/pypi/simple/)"
+            f"{feeds.without_userinfo(url)} is not an Azure Artifacts index URL "
+            "(https://pkgs.dev.azure.com/ORG/_packaging/FEED/pypi/simple/)"
         )
         return 2
     index = setup.index_url(url)

@@ -142,6 +142,33 @@ def _unquote(segment: str) -> str:
     return unquote(segment) if "%" in segment else segment
 
 
+def request_url(service: str) -> str | None:
+    """The URL a client requests for *service* (an https URL or a bare host), as it would send it:
+    no user info, query or fragment, dot segments removed, case kept; None when it is no such URL."""
+    split = _split(service) if "\\" not in service else None
+    if split is None:
+        return None
+    host = _host_port(split[0].rpartition("@")[2])
+    segments = _segments(split[1])
+    if host is None or segments is None:
+        return None
+    trailing = "/" if split[1].endswith("/") and segments else ""
+    return f"https://{host}/{'/'.join(segments)}{trailing}"
+
+
+def without_userinfo(text: str) -> str:
+    """*text* (a URL a person typed, ours or not) with any user info in its authority replaced by
+    ``***@``: safe to print, since people put PATs there."""
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "", text
+    end = min((i for i in (rest.find(ch) for ch in "/?#\\") if i >= 0), default=len(rest))
+    authority = rest[:end]
+    if "@" not in authority:
+        return text
+    return f"{scheme}{sep}***@{authority.rpartition('@')[2]}{rest[end:]}"
+
+
 def canonical_prefix(url: str, server_hosts: frozenset[str] = frozenset()) -> str | None:
     """Spell a URL prefix (from a compatibility variable) the way :attr:`Feed.canonical_url` is."""
     text = url.strip()

@@ -345,7 +345,9 @@ class _Reader:
         if value in _TRUE:
             return True
         if value not in _FALSE:
-            self.problem(f"{name} is set to something that is not a boolean (its value is not shown); use 1/true/yes/on or 0/false/no/off")
+            self.problem(
+                f"{name} is set to something that is not a boolean (its value is not shown); use 1/true/yes/on or 0/false/no/off"
+            )
         return False
 
     def secret(self, name: str, *, report_empty: bool = True) -> str | None:
@@ -395,7 +397,9 @@ class _Reader:
             return "system"
         if raw and raw.lower() not in _FALSE:
             if not _is_guid(raw):
-                self.problem(f"{MANAGED_IDENTITY} is neither 1 nor a client id (a GUID) (its value is not shown); ignoring it")
+                self.problem(
+                    f"{MANAGED_IDENTITY} is neither 1 nor a client id (a GUID) (its value is not shown); ignoring it"
+                )
                 return None
             return raw.lower()
         if raw:  # 0, false, no or off: never

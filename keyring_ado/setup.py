@@ -17,10 +17,11 @@ INDEX_NAME = "ado"
 
 def index_url(url: str) -> str:
     """The feed's ``.../pypi/simple/`` URL, without user info, whatever URL of the feed was given."""
-    scheme, _, rest = url.partition("://")
-    rest = rest.rpartition("@")[2] if "@" in rest.split("/", 1)[0] else rest
-    base, marker, _ = rest.partition("/pypi/")
-    return f"{scheme or 'https'}://{base}/pypi/simple/" if marker else f"{scheme or 'https'}://{rest.rstrip('/')}/"
+    from .feeds import request_url  # noqa: PLC0415
+
+    clean = request_url(url) or url
+    base, marker, _ = clean.partition("/pypi/")
+    return f"{base}/pypi/simple/" if marker else f"{clean.rstrip('/')}/"
 
 
 def snippet(client: str, index: str) -> str:

@@ -215,3 +215,27 @@ def test_setup_poetry(world_env: dict[str, str], tmp_path: Path) -> None:
         text
         == f'[project]\nname = "app"\n\n[[tool.poetry.source]]\nname = "ado"\nurl = "{FEED}"\npriority = "primary"\n'
     )
+
+
+def test_no_url_the_cli_prints_keeps_its_user_info(routed: AdoWorld, world_env: dict[str, str]) -> None:
+    """People put PATs in URLs: diagnose (text and --json), the "not a feed" error and setup's error
+    print the URL with its user info masked (review item 13)."""
+    secret = "pat" + uuid.uuid4().hex
+    url = org_url(routed, secret).replace("https://", f"https://me:{secret}@")
+    env = {**world_env, "KEYRING_ADO_PAT": secret}
+    runs = [
+        cli(env, "diagnose", url),
+        cli(env, "diagnose", url, "--json"),
+        cli(env, "diagnose", f"https://me:{secret}@evil.example/simple/"),
+        cli(env, "login", f"me:{secret}@pypi.org"),
+        cli(env, "setup", "pip", f"https://me:{secret}@pkgs.dev.azure.com/org/_packaging/"),
+        cli(env, "setup", "pip", url),
+    ]
+    assert runs[0].returncode == 0, runs[0].stderr
+    assert json.loads(runs[1].stdout)["url"].startswith("https://***@pkgs.dev.azure.com/")
+    assert "https://***@evil.example/simple/ is not an Azure DevOps feed URL" in runs[2].stderr
+    assert "***@pypi.org is not an Azure DevOps feed URL" in runs[3].stderr
+    assert runs[4].returncode == 2
+    assert "/pypi/simple/" in runs[5].stdout
+    for run in runs:
+        assert not any(secret[i : i + 12] in run.stdout + run.stderr for i in range(len(secret) - 11)), run
