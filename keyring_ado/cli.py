@@ -46,8 +46,9 @@ def main(argv: list[str] | None = None) -> int:
             return _setup(args.client, args.url, config, write=args.write, project=args.project)
         feed = feeds.parse(args.url, config.server_hosts) if args.url else None
         if args.url and feed is None:
-            _error(f"{feeds.without_userinfo(args.url)} is not an Azure DevOps feed URL keyring-ado serves (https, pkgs.dev.azure.com, "
-                 "{org}.pkgs.visualstudio.com, or a host in KEYRING_ADO_HOSTS)")  # fmt: skip
+            shown = feeds.without_userinfo(args.url)
+            _error(f"{shown} is not an Azure DevOps feed URL keyring-ado serves (https, pkgs.dev.azure.com, "
+                   "{org}.pkgs.visualstudio.com, or a host in KEYRING_ADO_HOSTS)")  # fmt: skip
             return 2
         if args.command == "diagnose":
             return _diagnose(feed, args.url, config, as_json=args.json)

@@ -346,7 +346,8 @@ class _Reader:
             return True
         if value not in _FALSE:
             self.problem(
-                f"{name} is set to something that is not a boolean (its value is not shown); use 1/true/yes/on or 0/false/no/off"
+                f"{name} is set to something that is not a boolean (its value is not shown); "
+                "use 1/true/yes/on or 0/false/no/off"
             )
         return False
 
