@@ -3,6 +3,11 @@
 Readers never lock: a writer writes a temporary file beside it and renames it over the old one, so a
 reader sees the old file or the new one. Two writers at once may each drop the other's new entry;
 every user of this file treats it as a cache, so that costs one more fetch, never a wrong answer.
+
+Nothing here trusts the file system: the directory must be the user's own and writable by nobody
+else (else it is refused, in one line, and lookups go on without it); files and lock files are
+opened without following a symbolic link and judged by ``fstat`` on the open descriptor, so a file
+swapped in between a check and a read is never read.
 """
 
 from __future__ import annotations
@@ -11,15 +16,21 @@ import contextlib
 import json
 import logging
 import os
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 _log = logging.getLogger(__name__)
 
 FORMAT = 1
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
+_MAX_SIZE = 4 << 20  # a cache file is a few KiB; anything this large is not ours
+_refused: dict[str, str] = {}
 
 
 class JsonFile:
@@ -31,14 +42,23 @@ class JsonFile:
 
     def read(self) -> dict[str, Any]:
         """The entries; empty when the file is missing, damaged, of another format or not private."""
+        if not usable_directory(self.directory, create=False):
+            return {}
         try:
-            if not _private(self.path):
-                return {}
-            document = json.loads(self.path.read_bytes())
+            data = read_private(self.path)
         except FileNotFoundError:
             return {}
-        except (OSError, ValueError) as exc:
-            _log.debug("keyring-ado: ignoring an unreadable %s (%s); it will be rebuilt", self.path, exc)
+        except OSError as exc:
+            _log.debug(
+                "keyring-ado: ignoring an unreadable %s (%s); it will be rebuilt", self.path, exc.strerror or exc
+            )
+            return {}
+        if data is None:
+            return {}
+        try:
+            document = json.loads(data)
+        except (ValueError, RecursionError):
+            _log.debug("keyring-ado: ignoring a damaged %s; it will be rebuilt", self.path)
             return {}
         entries = document.get("entries") if isinstance(document, dict) and document.get("format") == FORMAT else None
         if not isinstance(entries, dict):
@@ -48,11 +68,12 @@ class JsonFile:
 
     def update(self, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
         """Read, apply *change*, write atomically. Best effort: a failure is a debug line."""
+        if not usable_directory(self.directory, create=True):
+            return
         try:
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             self._write({"format": FORMAT, "entries": change(self.read())})
-        except OSError as exc:
-            _log.debug("keyring-ado: could not write %s: %s", self.path, exc.strerror or exc)
+        except (OSError, ValueError) as exc:
+            _log.debug("keyring-ado: could not write %s: %s", self.path, getattr(exc, "strerror", None) or exc)
 
     def clear(self) -> bool:
         """Remove the file; True when there was one."""
@@ -63,28 +84,38 @@ class JsonFile:
         return True
 
     @contextlib.contextmanager
-    def locked(self, timeout: float) -> Iterator[bool]:
-        """Hold ``<name>.lock`` beside the file, waiting at most *timeout* seconds.
+    def locked(self, timeout: float, name: str | None = None) -> Iterator[bool]:
+        """Hold ``<name>.lock`` beside the file (``name`` defaults to the file's own stem), waiting
+        at most *timeout* seconds.
 
-        Yields False (and goes on unlocked) when the lock cannot be had in time or the directory
-        cannot be written.
+        Yields False (and goes on unlocked) when the lock cannot be had in time, the directory
+        cannot be written or is not private, or the lock file is a link or not ours.
         """
-        try:
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            handle = open(self.path.with_suffix(".lock"), "a+b")  # noqa: SIM115 - held across the yield
-        except OSError as exc:
-            _log.debug("keyring-ado: no lock beside %s: %s", self.path, exc.strerror or exc)
+        lock = self.directory / f"{name or self.path.stem}.lock"
+        descriptor = None
+        if usable_directory(self.directory, create=True):
+            try:
+                descriptor = os.open(lock, os.O_RDWR | os.O_CREAT | _NOFOLLOW | _CLOEXEC | _BINARY, 0o600)
+                if not _ours(os.fstat(descriptor), lock):
+                    os.close(descriptor)
+                    descriptor = None
+            except OSError as exc:  # ELOOP: a symbolic link planted where the lock goes
+                _log.debug("keyring-ado: no lock at %s: %s", lock, exc.strerror or exc)
+                descriptor = None
+        if descriptor is None:
             yield False
             return
-        with handle:
-            acquired = _acquire(handle, timeout)
+        try:
+            acquired = _acquire(descriptor, timeout)
             if not acquired:
-                _log.debug("keyring-ado: %s stayed locked for %g s; going on without it", self.path, timeout)
+                _log.debug("keyring-ado: %s stayed locked for %g s; going on without it", lock, timeout)
             try:
                 yield acquired
             finally:
                 if acquired:
-                    _release(handle)
+                    _release(descriptor)
+        finally:
+            os.close(descriptor)
 
     def _write(self, document: dict[str, Any]) -> None:
         import tempfile  # noqa: PLC0415 - only writers need it
@@ -103,29 +134,94 @@ class JsonFile:
             raise
 
 
-def _private(path: Path) -> bool:
-    """On POSIX, only a file of ours that nobody else can read is trusted."""
-    status = path.stat()  # FileNotFoundError when there is none yet
+def read_private(path: Path) -> bytes | None:
+    """The bytes of *path*, opened without following a link and judged on the open descriptor:
+    None when it is not a regular file of ours that nobody else can read. FileNotFoundError when
+    there is none."""
+    descriptor = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | _BINARY)
+    try:
+        status = os.fstat(descriptor)
+        if not _ours(status, path) or status.st_size > _MAX_SIZE:
+            return None
+        with os.fdopen(os.dup(descriptor), "rb") as stream:
+            return stream.read(_MAX_SIZE + 1)
+    finally:
+        os.close(descriptor)
+
+
+def usable_directory(directory: Path, *, create: bool) -> bool:
+    """True when *directory* is the user's own and nobody else can write to it (created owner-only
+    when *create* and it is missing). A directory that fails this is refused once per process with
+    one warning, and the caller goes on without its files."""
+    key = str(directory)
+    if key in _refused:
+        return False
+    if create:
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            _log.debug("keyring-ado: could not write in %s: cannot create it (%s)", directory, exc.strerror or exc)
+            return False
+    try:
+        status = directory.stat()
+    except OSError:
+        return False  # missing (nothing to read yet) or unreachable
+    problem = _directory_problem(status)
+    if problem is None:
+        return True
+    _refused[key] = problem
+    _log.warning(
+        "keyring-ado: not using the cache directory %s: %s; lookups go on without a disk cache. "
+        "Fix: `chmod 700 %s` if it is yours, or set KEYRING_ADO_CACHE_DIR to a directory of your own",
+        directory,
+        problem,
+        directory,
+    )
+    return False
+
+
+def forget_refusals() -> None:
+    """Judge directories afresh (tests, and a long-running process after a fix)."""
+    _refused.clear()
+
+
+def _directory_problem(status: os.stat_result) -> str | None:
+    if not stat.S_ISDIR(status.st_mode):
+        return "it is not a directory"
     if sys.platform == "win32":
-        return True  # per-user profile directory; secrets in it are DPAPI-encrypted
+        return None  # a per-user profile directory; secrets in it are DPAPI-encrypted
+    if status.st_uid != os.getuid():
+        return "it belongs to another user"
+    if status.st_mode & 0o022:
+        return "others can write to it"
+    return None
+
+
+def _ours(status: os.stat_result, path: Path) -> bool:
+    """On POSIX, only a regular file of ours that nobody else can read or write is trusted."""
+    if not stat.S_ISREG(status.st_mode):
+        _log.debug("keyring-ado: ignoring %s: it is not a regular file", path)
+        return False
+    if sys.platform == "win32":
+        return True
     if status.st_uid != os.getuid() or status.st_mode & 0o077:
         _log.debug("keyring-ado: ignoring %s: it is not private to this user", path)
         return False
     return True
 
 
-def _acquire(handle: IO[bytes], timeout: float) -> bool:
+def _acquire(descriptor: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while True:
         try:
             if sys.platform == "win32":
                 import msvcrt  # noqa: PLC0415
 
-                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+                msvcrt.locking(descriptor, msvcrt.LK_NBLCK, 1)
             else:
                 import fcntl  # noqa: PLC0415
 
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             if time.monotonic() >= deadline:
                 return False
@@ -134,13 +230,13 @@ def _acquire(handle: IO[bytes], timeout: float) -> bool:
             return True
 
 
-def _release(handle: IO[bytes]) -> None:
+def _release(descriptor: int) -> None:
     with contextlib.suppress(OSError):
         if sys.platform == "win32":
             import msvcrt  # noqa: PLC0415
 
-            msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+            msvcrt.locking(descriptor, msvcrt.LK_UNLCK, 1)
         else:
             import fcntl  # noqa: PLC0415
 
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            fcntl.flock(descriptor, fcntl.LOCK_UN)

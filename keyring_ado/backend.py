@@ -61,11 +61,12 @@ def _lookup(service: str) -> tuple[str, str] | None:
             return None
         from . import chain  # noqa: PLC0415 - only paid for by Azure DevOps lookups
 
-        remembered = chain.recall(feed)
+        environment = settings.fingerprint()
+        remembered = chain.recall(feed, environment)
         if remembered is not None:
             token = remembered[0]
         else:
-            token = chain.lookup(feed, settings.Settings.from_environ(os.environ))
+            token = chain.lookup(feed, settings.Settings.from_environ(os.environ), environment=environment)
     except Exception as exc:
         _log.warning("keyring-ado: lookup failed unexpectedly (%s); please report this", type(exc).__name__)
         return None

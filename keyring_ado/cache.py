@@ -3,8 +3,13 @@
 pip's and uv's subprocess providers start a new ``keyring`` process for every lookup; without this
 file every one of them would pay for an ``az`` call (0.3 s to over 1 s). What is stored, and where:
 
-* only tokens that expire (Entra ID tokens from az and, later, other sign-ins), never PATs, job
-  tokens or refresh tokens; an entry is dropped once it is expired;
+* only tokens that expire (Entra ID and session tokens), never PATs, job tokens or refresh
+  tokens; an entry is dropped once it is expired;
+* under a key made of the organisation and a digest of everything that identifies the credential
+  that made the token (source, tenant, authority host, client id, the secret, certificate or
+  federated token, az's signed-in account): an HMAC with a random key kept owner-only in the cache
+  directory (``key``), so that the file names no secret and no account, and a process set up for
+  another identity never finds the token;
 * one JSON file, ``tokens.json``, in the cache directory (``KEYRING_ADO_CACHE_DIR``, else
   ``%LOCALAPPDATA%\\keyring-ado`` on Windows, ``~/Library/Caches/keyring-ado`` on macOS and
   ``$XDG_CACHE_HOME/keyring-ado`` or ``~/.cache/keyring-ado`` elsewhere);
@@ -12,18 +17,19 @@ file every one of them would pay for an ``az`` call (0.3 s to over 1 s). What is
   owner-only (0700), the file owner-only (0600), and a file that is not the user's own or that
   others can read is ignored;
 * written atomically (a temporary file renamed over the old one) under a lock file, so concurrent
-  readers see the old or the new file, never half of one; a corrupt or truncated file is ignored
-  and rebuilt. ``KEYRING_ADO_CACHE=off`` turns all of this off.
+  readers see the old or the new file, never half of one; a corrupt or truncated file, or one
+  malformed entry, is ignored and rebuilt. ``KEYRING_ADO_CACHE=off`` turns all of this off.
 """
 
 from __future__ import annotations
 
 import base64
+import math
 import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from ._jsonfile import FORMAT, JsonFile
+from ._jsonfile import FORMAT, JsonFile, read_private, usable_directory
 from .credential import Kind, Token
 
 if TYPE_CHECKING:
@@ -31,14 +37,18 @@ if TYPE_CHECKING:
 
     from .feeds import Feed
 
-__all__ = ["FORMAT", "READ_MARGIN", "UPLOAD_MARGIN", "TokenCache"]
+__all__ = ["FORMAT", "READ_MARGIN", "UPLOAD_MARGIN", "TokenCache", "digest"]
 
 FILE_NAME = "tokens.json"
+KEY_FILE = "key"
 #: A token is served from the file only while it has this long left (seconds)...
 READ_MARGIN = 600.0
 #: ...and longer for uploads, which can run for a while after the lookup.
 UPLOAD_MARGIN = 1200.0
+#: No Entra ID or session token lives longer than a day; an entry that claims to is not believed.
+MAX_LIFETIME = 24 * 3600.0
 _PERSISTED_KINDS = frozenset({Kind.ENTRA, Kind.SESSION})
+_keys: dict[str, bytes] = {}
 
 
 class TokenCache(JsonFile):
@@ -50,19 +60,15 @@ class TokenCache(JsonFile):
     def get(self, feed: Feed, identity: str) -> Token | None:
         """A token *identity* got for the feed's organisation, with enough time left, or None."""
         entry = self.read().get(_key(feed, identity))
-        if not isinstance(entry, dict):
-            return None
-        token = _token(entry)
+        token = _token(entry) if isinstance(entry, dict) else None
         margin = UPLOAD_MARGIN if feed.upload else READ_MARGIN
         if token is None or not token.fresh(margin):
             return None
         return token
 
     def put(self, feed: Feed, identity: str, token: Token) -> None:
-        """Store *token*, which *identity* got for the feed's organisation; never raises.
-
-        The identity (``az``, ``sp:<client id>``...) is part of the key, so that a process set up
-        for one sign-in is never handed a token another sign-in left behind."""
+        """Store *token*, which *identity* (a digest from :func:`digest`) got for the feed's
+        organisation; never raises."""
         if token.kind not in _PERSISTED_KINDS or token.expires_on is None:
             return
 
@@ -72,6 +78,63 @@ class TokenCache(JsonFile):
             return kept
 
         self.update(change)
+
+
+def digest(directory: Path, parts: tuple[str, ...]) -> str | None:
+    """A keyed one-way digest of *parts* (what identifies a credential, secrets included), with the
+    random key kept owner-only in *directory*; None when no key can be kept there (then nothing is
+    shared between processes)."""
+    import hashlib  # noqa: PLC0415 - only lookups that reach a cached source pay for these
+    import hmac  # noqa: PLC0415
+
+    key = _key_for(directory)
+    if key is None:
+        return None
+    message = "\x1f".join(parts).encode("utf-8", "surrogatepass")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:40]
+
+
+def _key_for(directory: Path) -> bytes | None:
+    cached = _keys.get(str(directory))
+    if cached is not None:
+        return cached
+    if not usable_directory(directory, create=True):
+        return None
+    path = directory / KEY_FILE
+    key = _read_key(path)
+    if key is None:
+        import os  # noqa: PLC0415
+        import secrets  # noqa: PLC0415
+
+        fresh = secrets.token_hex(32).encode()
+        try:  # O_EXCL: of two processes creating it at once, one wins and the other reads its key
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        except FileExistsError:
+            key = _read_key(path)
+        except OSError:
+            return None
+        else:
+            with os.fdopen(descriptor, "wb") as stream:
+                stream.write(fresh)
+            key = fresh
+    if key is not None:
+        _keys[str(directory)] = key
+    return key
+
+
+def _read_key(path: Path) -> bytes | None:
+    try:
+        data = read_private(path)
+    except OSError:
+        return None
+    if data is None or len(data.strip()) < 32:
+        return None  # not ours, or damaged: never keyed by something another user could know
+    return data.strip()
+
+
+def forget_keys() -> None:
+    """Drop the keys this process read (tests, and logout)."""
+    _keys.clear()
 
 
 def _key(feed: Feed, identity: str) -> str:
@@ -89,23 +152,42 @@ def _entry(token: Token) -> dict[str, Any]:
 
 
 def _token(entry: dict[str, Any]) -> Token | None:
+    """The entry as a token, or None when any field is missing, of the wrong type or absurd."""
+    secret, kind, source, username = (entry.get(k) for k in ("secret", "kind", "source", "username"))
+    expires_on = _expiry(entry.get("expires_on"))
+    if not (isinstance(secret, str) and isinstance(kind, str) and isinstance(source, str)):
+        return None
+    if not (secret and source and isinstance(username, str) and username) or expires_on is None:
+        return None
+    if kind not in Kind.__members__ or Kind[kind] not in _PERSISTED_KINDS:
+        return None
     try:
-        secret = _unprotect(entry["secret"])
-        kind = Kind[entry["kind"]]
-        expires_on = float(entry["expires_on"])
-        source, username = str(entry["source"]), str(entry["username"])
-    except (KeyError, TypeError, ValueError, OSError):
+        plain = _unprotect(secret)
+    except (ValueError, TypeError, OSError, UnicodeDecodeError):
         return None
-    if kind not in _PERSISTED_KINDS or not secret:
+    if not plain:
         return None
-    return Token(secret, kind, source=f"{source} (cached)", username=username, expires_on=expires_on)
+    return Token(plain, Kind[kind], source=f"{source} (cached)", username=str(username), expires_on=expires_on)
+
+
+def _expiry(value: object) -> float | None:
+    """A finite expiry no more than :data:`MAX_LIFETIME` ahead; None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        expires_on = float(value)
+    except OverflowError:  # an int too large for a float
+        return None
+    if not math.isfinite(expires_on) or expires_on > time.time() + MAX_LIFETIME:
+        return None
+    return expires_on
 
 
 def _live(entry: object) -> bool:
     if not isinstance(entry, dict):
         return False
-    expires_on = entry.get("expires_on")
-    return isinstance(expires_on, int | float) and expires_on > time.time()
+    expires_on = _expiry(entry.get("expires_on"))
+    return expires_on is not None and expires_on > time.time()
 
 
 def _protect(secret: str) -> str:

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from ._redact import redact
 from .credential import Kind, Token
 from .errors import SourceFailed, SourceUnavailable
+from .sources.base import Identity
 
 if TYPE_CHECKING:
     from .feeds import Feed
@@ -30,9 +32,21 @@ REUSE_MARGIN = 300.0
 MISS_TTL = 30.0
 
 _lock = threading.Lock()
-_key_locks: dict[tuple[str, str, bool], threading.Lock] = {}
-_remembered: dict[tuple[str, str, bool], tuple[Token | None, float]] = {}
+_key_locks: dict[object, threading.Lock] = {}
+#: Per URL: what the last lookup answered, and the fingerprint of what it depended on.
+_answers: dict[tuple[str, bool], _Answer] = {}
+#: Per organisation and credential: tokens of organisation-wide sources (see :func:`_remembered_key`).
+_tokens: dict[tuple[object, ...], Token] = {}
 _reported: set[str] = set()
+
+
+class _Answer(NamedTuple):
+    token: Token | None
+    until: float
+    settings: Settings
+    environment: tuple[object, ...] | None
+    """The environment's fingerprint the settings were read from, when the backend gave it."""
+    files: tuple[tuple[str, tuple[int, ...] | None], ...] = ()
 
 
 #: The sources in the order they are asked, as ``module:class`` under ``keyring_ado.sources``.
@@ -61,37 +75,62 @@ def default_sources() -> Iterator[Source]:
         yield source_class()
 
 
-def lookup(feed: Feed, settings: Settings, sources: Iterable[Source] | None = None) -> Token | None:
-    """A token for *feed*, from this process's memory or the sources; None when there is none."""
-    key = _memory_key(feed)
-    found = _recall(key)
+def lookup(
+    feed: Feed,
+    settings: Settings,
+    sources: Iterable[Source] | None = None,
+    *,
+    environment: tuple[object, ...] | None = None,
+) -> Token | None:
+    """A token for *feed*, from this process's memory or the sources; None when there is none.
+
+    *environment* is the :func:`~keyring_ado.settings.fingerprint` *settings* were read from, when
+    they were read from the environment: it lets :func:`recall` answer the next ask without them."""
+    key = _url_key(feed)
+    found = _recall(key, lambda answer: answer.settings == settings)
     if found is not None:
         return found[0]
     with _lock:
         key_lock = _key_locks.setdefault(key, threading.Lock())
-    with key_lock:  # threads asking for the same organisation wait for one resolution
-        found = _recall(key)
+    with key_lock:  # threads asking for the same URL wait for one resolution
+        found = _recall(key, lambda answer: answer.settings == settings)
         if found is not None:
             return found[0]
+        served: list[Attempt] = []
         try:
-            token = resolve(feed, settings, default_sources() if sources is None else sources)
+            token = resolve(feed, settings, default_sources() if sources is None else sources, served)
         except PublicFeed:
-            return None  # per feed, not per organisation: its private neighbours still get credentials
+            return None  # per feed: its private neighbours still get credentials
+        files = tuple((path, _stat(path)) for path in (served[0].files if served else ()))
         until = time.monotonic() + MISS_TTL if token is None else float("inf")
-        _remembered[key] = (token, until)
+        _answers[key] = _Answer(token, until, settings, environment, files)
         return token
 
 
-def recall(feed: Feed) -> tuple[Token | None] | None:
-    """What this process remembers for the feed's organisation: ``(token,)``, ``(None,)`` for a
-    recent miss, or None when it has to be looked up. The fast path for repeated asks."""
-    return _recall(_memory_key(feed))
+def recall(feed: Feed, environment: tuple[object, ...]) -> tuple[Token | None] | None:
+    """What this process remembers for this URL: ``(token,)``, ``(None,)`` for a recent miss, or
+    None when it has to be looked up. The fast path for repeated asks, before any settings are
+    read: it holds only while the environment (its *environment* fingerprint) and every file the
+    answer depended on are unchanged."""
+    return _recall(_url_key(feed), lambda answer: answer.environment == environment)
+
+
+def _recall(key: tuple[str, bool], same: Callable[[_Answer], bool]) -> tuple[Token | None] | None:
+    answer = _answers.get(key)
+    if answer is None or not same(answer):
+        return None
+    if any(_stat(path) != seen for path, seen in answer.files):
+        return None
+    if answer.token is None:
+        return (None,) if time.monotonic() < answer.until else None
+    return (answer.token,) if answer.token.fresh(REUSE_MARGIN) else None
 
 
 def forget() -> None:
     """Drop everything this process remembers (tests, and a future ``logout``)."""
     with _lock:
-        _remembered.clear()
+        _answers.clear()
+        _tokens.clear()
         _reported.clear()
 
 
@@ -102,27 +141,30 @@ class Attempt(NamedTuple):
     outcome: str
     detail: str = ""
     token: Token | None = None
+    files: tuple[str, ...] = ()
+    """For ``served``: files the credential's identity was read from (see :attr:`Identity.files`)."""
 
 
 def attempts(feed: Feed, settings: Settings, sources: Iterable[Source]) -> Iterator[Attempt]:
     """Ask each source once, in order, and say what each answered; ends with the one that served
     or failed. Used by :func:`resolve` and by ``keyring-ado diagnose``. Never raises.
 
-    A source whose tokens are worth sharing between processes (it has an ``identity``, such as
-    az) is asked through the token cache: a token stored for that identity is used; otherwise the
-    cache's lock is taken (parallel processes then fetch once) and the new token is stored.
+    A source with an ``identity`` (az, a service principal, the sign-in...) is asked through this
+    process's memory and the cross-process token cache, both keyed by that identity. Before the
+    first such source that is available, the feed is asked (anonymously) whether it is public.
     """
     looked_public = False
     for source in sources:
         if feed.server and not source.server_capable:
             continue
-        if not looked_public and hasattr(source, "identity"):
-            looked_public = True  # before the first sign-in of any kind, not before explicit secrets
-            if _public_read(feed, settings):
-                yield Attempt("feed", "public", f"{feed.canonical_url} answers without credentials")
-                return
         try:
-            token = _ask(source, feed, settings)
+            identity = _identity(source, feed, settings)
+            if identity is not _NO_IDENTITY and not looked_public:
+                looked_public = True  # before the first sign-in of any kind, not before explicit secrets
+                if _public_read(feed, settings):
+                    yield Attempt("feed", "public", f"{feed.canonical_url} answers without credentials")
+                    return
+            token = _ask(source, identity, feed, settings)
         except SourceUnavailable as exc:
             yield Attempt(source.name, "unavailable", str(exc))
             continue
@@ -146,12 +188,16 @@ def attempts(feed: Feed, settings: Settings, sources: Iterable[Source]) -> Itera
                 f"gave a token that had already expired at {when}; check the system clock, then sign in again",
             )
             return
-        yield Attempt(source.name, "served", token.source, token)
+        files = identity.files if isinstance(identity, Identity) else ()
+        yield Attempt(source.name, "served", token.source, token, files)
         return
 
 
-def resolve(feed: Feed, settings: Settings, sources: Iterable[Source]) -> Token | None:
-    """The first token the sources give, logging what happened; None, with one warning, when none does."""
+def resolve(
+    feed: Feed, settings: Settings, sources: Iterable[Source], served: list[Attempt] | None = None
+) -> Token | None:
+    """The first token the sources give, logging what happened; None, with one warning, when none
+    does. The attempt that served is appended to *served*."""
     _report_problems(settings)
     tried: list[str] = []
     for attempt in attempts(feed, settings, sources):
@@ -169,6 +215,8 @@ def resolve(feed: Feed, settings: Settings, sources: Iterable[Source]) -> Token 
         elif attempt.token is not None:
             token = attempt.token
             _log.info("keyring-ado: using a %s from %s for %s", token.kind, token.source, feed.describe())
+            if served is not None:
+                served.append(attempt)
             return token
     _log.warning("keyring-ado: no credential for %s. Tried: %s. %s", feed.describe(), "; ".join(tried), next_step(feed))
     return None
@@ -186,31 +234,95 @@ def _public_read(feed: Feed, settings: Settings) -> bool:
     return authority_for(feed, settings).public
 
 
-def _ask(source: Source, feed: Feed, settings: Settings) -> Token:
-    """``source.get_token``, through the cross-process token cache when the source has an identity.
+#: Returned by :func:`_identity` for a source that has no ``identity`` (its answer is instant and
+#: comes from the settings alone: environment variables, the credential provider's variables).
+_NO_IDENTITY = Identity("", ())
 
-    The cache's lock is held only while this one source fetches, so that parallel processes fetch
-    once, and released before the next source is asked."""
+
+def _identity(source: Source, feed: Feed, settings: Settings) -> Identity | None:
     identity_of = getattr(source, "identity", None)
-    if identity_of is None or feed.server or settings.cache_dir is None:
-        return source.get_token(feed, settings)
-    signed_in = identity_of(feed, settings)  # cheap; raises SourceUnavailable when it has nothing
-    from . import session  # noqa: PLC0415
-    from .cache import TokenCache  # noqa: PLC0415 - file I/O only for sources worth caching
+    if identity_of is None:
+        return _NO_IDENTITY
+    found: Identity | None = identity_of(feed, settings)  # cheap; raises SourceUnavailable when it has nothing
+    return found
 
+
+def _ask(source: Source, identity: Identity | None, feed: Feed, settings: Settings) -> Token:
+    """``source.get_token``, through this process's memory and the cross-process token cache, each
+    keyed by the organisation, uploads apart, and the credential's identity (or, for a source
+    without one, every setting: its answer comes from them).
+
+    A source that answers per URL (the credential provider's endpoints and prefixes) is never
+    remembered per organisation. The token file's lock is held only while this one identity
+    fetches, so that parallel processes fetch once and nobody else waits."""
+    if getattr(source, "scope", "organization") != "organization" or identity is None:
+        return _fetch(source, feed, settings)
+    remembered_key = _remembered_key(source, identity, feed, settings)
+    remembered = _tokens.get(remembered_key)
+    if remembered is not None and remembered.fresh(REUSE_MARGIN):
+        return remembered
+    if identity is _NO_IDENTITY:
+        token = source.get_token(feed, settings)
+    else:
+        token = _through_disk(source, identity, feed, settings)
+    if token.expires_on is None or token.fresh(REUSE_MARGIN):
+        _tokens[remembered_key] = token
+    return token
+
+
+def _remembered_key(source: Source, identity: Identity, feed: Feed, settings: Settings) -> tuple[object, ...]:
+    if identity is _NO_IDENTITY:
+        return (*feed.key, feed.upload, source.name, settings)
+    import hashlib  # noqa: PLC0415
+
+    parts = "\x1f".join((identity.source, *identity.parts)).encode("utf-8", "surrogatepass")
+    return (*feed.key, feed.upload, identity.source, hashlib.sha256(parts).digest(), settings.session_token)
+
+
+def _fetch(source: Source, feed: Feed, settings: Settings) -> Token:
+    token = source.get_token(feed, settings)
+    from . import session  # noqa: PLC0415
+
+    if session.wanted(feed, token, settings):
+        from .discovery import authority_for  # noqa: PLC0415
+
+        token = session.exchange(feed, token, settings, authority_for(feed, settings).session_endpoint)
+    return token
+
+
+def _disk_allowed(identity: Identity, feed: Feed, settings: Settings) -> bool:
+    """Tokens are shared through the file unless the cache is off, the host is a Server, or this
+    is a CI identity in CI (a shared agent must not keep a job's token) and ``KEYRING_ADO_CACHE=on``
+    did not ask for it."""
+    if settings.cache_dir is None or feed.server:
+        return False
+    return not (identity.ci and settings.in_ci and not settings.cache_forced)
+
+
+def _through_disk(source: Source, identity: Identity, feed: Feed, settings: Settings) -> Token:
+    if not _disk_allowed(identity, feed, settings):
+        return _fetch(source, feed, settings)
+    from . import session  # noqa: PLC0415
+    from .cache import TokenCache, digest  # noqa: PLC0415 - file I/O only for sources worth caching
+
+    directory = Path(settings.cache_dir or "")
+    hashed = digest(directory, (identity.source, *identity.parts))
+    if hashed is None:
+        return _fetch(source, feed, settings)
+    signed_in = f"{identity.source}:{hashed}"
     # With session tokens on, each scope has its own entry; the Entra token they are bought with
     # is kept under the plain identity, so that the other scope needs no second sign-in.
-    identity = f"{signed_in}|{session.scope_for(feed)}" if settings.session_token else signed_in
+    wanted_key = f"{signed_in}|{session.scope_for(feed)}" if settings.session_token else signed_in
 
-    store = TokenCache(Path(settings.cache_dir))
-    cached = store.get(feed, identity)
+    store = TokenCache(directory)
+    cached = store.get(feed, wanted_key)
     if cached is not None:
         return cached
-    with store.locked(timeout=settings.az_timeout + 5) as waited:
-        cached = store.get(feed, identity) if waited else None  # fetched by another process meanwhile?
+    with store.locked(timeout=settings.az_timeout + 5, name=f"tokens.{hashed[:16]}") as waited:
+        cached = store.get(feed, wanted_key) if waited else None  # fetched by another process meanwhile?
         if cached is not None:
             return cached
-        raw = store.get(feed, signed_in) if identity != signed_in else None
+        raw = store.get(feed, signed_in) if wanted_key != signed_in else None
         token = raw or source.get_token(feed, settings)
         if session.wanted(feed, token, settings):
             from .discovery import authority_for  # noqa: PLC0415
@@ -219,23 +331,22 @@ def _ask(source: Source, feed: Feed, settings: Settings) -> Token:
                 store.put(feed, signed_in, token)
             token = session.exchange(feed, token, settings, authority_for(feed, settings).session_endpoint)
         if token.fresh():
-            store.put(feed, identity, token)
+            store.put(feed, wanted_key, token)
         return token
 
 
-def _memory_key(feed: Feed) -> tuple[str, str, bool]:
-    """Per organisation, and uploads apart: a read-only session token must not serve an upload."""
-    return (*feed.key, feed.upload)
+def _url_key(feed: Feed) -> tuple[str, bool]:
+    """Per URL (as a client requests it), uploads apart: an answer for one feed says nothing of
+    another, and a read-only session token must not serve an upload."""
+    return feed.canonical_url, feed.upload
 
 
-def _recall(key: tuple[str, str, bool]) -> tuple[Token | None] | None:
-    entry = _remembered.get(key)
-    if entry is None:
+def _stat(path: str) -> tuple[int, ...] | None:
+    try:
+        status = os.stat(path)
+    except OSError:
         return None
-    token, until = entry
-    if token is None:
-        return (None,) if time.monotonic() < until else None
-    return (token,) if token.fresh(REUSE_MARGIN) else None
+    return (status.st_mtime_ns, status.st_size, status.st_ino, status.st_dev)
 
 
 def _report_problems(settings: Settings) -> None:
@@ -252,6 +363,9 @@ def _secrets(settings: Settings) -> list[str | None]:
         settings.ext_pat,
         settings.access_token,
         settings.system_access_token,
+        settings.client_secret,
+        settings.client_certificate_password,
+        settings.github_request_token,
         *(e.password for e in settings.endpoints),
     ]
 

@@ -13,6 +13,7 @@ the token cache (tenant ids are not secrets). ``KEYRING_ADO_TENANT`` skips all o
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from pathlib import Path
@@ -39,6 +40,7 @@ PROBE_TIMEOUT = 5.0
 TENANT_TTL = 7 * 24 * 3600.0
 FALLBACK_TTL = 600.0
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+_HOST = re.compile(r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?::[0-9]{1,5})?")
 _AUTHORIZATION_URI = re.compile(r'authorization_uri\s*=\s*"?([^",\s]+)"?', re.IGNORECASE)
 
 _VSSPS_HOSTS = frozenset(
@@ -211,19 +213,34 @@ def _from_authorization_uri(uri: str, allowed_hosts: frozenset[str]) -> Authorit
 
 
 def _stored(store: JsonFile, feed: Feed) -> Authority | None:
+    """The remembered authority, or None when the entry is missing, stale, or malformed in any field
+    (each field is checked for its type and range: the file is a cache, never an exception)."""
     entry = store.read().get(feed.entry_key)
     if not isinstance(entry, dict):
         return None
-    try:
-        checked = float(entry["checked"])
-        endpoint = session_endpoint(str(entry.get("session_endpoint") or ""))
-        found = Authority(str(entry["tenant"]), str(entry["host"]), source=FILE_NAME, session_endpoint=endpoint)
-    except (KeyError, TypeError, ValueError):
+    tenant, host, endpoint = entry.get("tenant"), entry.get("host"), entry.get("session_endpoint")
+    checked, ttl = _seconds(entry.get("checked")), _seconds(entry.get("ttl", TENANT_TTL))
+    if not (isinstance(tenant, str) and isinstance(host, str) and _HOST.fullmatch(host)):
         return None
-    ttl = float(entry.get("ttl", TENANT_TTL))
+    if checked is None or ttl is None or not 0 < ttl <= TENANT_TTL or checked > time.time() + 60:
+        return None
+    if endpoint is not None and not isinstance(endpoint, str):
+        return None
+    found = Authority(tenant, host, source=FILE_NAME, session_endpoint=session_endpoint(endpoint or ""))
     if time.time() - checked > ttl or not (found.specific or found.tenant == ORGANIZATIONS):
         return None
     return found
+
+
+def _seconds(value: object) -> float | None:
+    """A finite number of seconds; None for anything else (a string, null, true, 1e400)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _store(store: JsonFile, feed: Feed, found: Authority, ttl: float) -> None:

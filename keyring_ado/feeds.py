@@ -124,9 +124,13 @@ def _split(service: str) -> tuple[str, str] | None:
 
 def _segments(path: str) -> list[str] | None:
     """The non-empty path segments after RFC 3986 ``remove_dot_segments``, as a client would send
-    them; None when a segment is a dot segment in disguise (``%2e%2e``) or hides a ``/``."""
+    them; None when a segment is a dot segment in disguise (``%2e%2e``), hides a ``/``, or is empty
+    before the last (``a//b``)."""
     out: list[str] = []
-    for segment in path.split("/"):
+    pieces = path[1:].split("/") if path.startswith("/") else path.split("/") if path else []
+    for position, segment in enumerate(pieces):
+        if not segment and position < len(pieces) - 1:
+            return None  # "a//b": the server sees an empty segment we would have skipped
         if segment == "..":
             if out:
                 out.pop()

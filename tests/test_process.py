@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from keyring_ado import _process
+from keyring_ado import _path, _process
 from keyring_ado.errors import SourceFailed, SourceUnavailable
 from keyring_ado.sources.azure_cli import AzureCliSource
 from tests.fakes.az import FakeAz, jwt
@@ -80,11 +80,11 @@ def test_never_from_the_current_directory_or_a_relative_entry(tmp_path: Path, mo
     (tmp_path / "repo" / "bin").mkdir()
     monkeypatch.chdir(tmp_path / "repo")
     for search_path in (".", f".:bin:{tmp_path / 'empty'}", "", ":", "repo"):
-        assert _process.which("az", search_path) is None, search_path
+        assert _path.which("az", search_path) is None, search_path
         with pytest.raises(SourceUnavailable, match="not on PATH"):
             AzureCliSource().get_token(feed(), config(PATH=search_path))
     assert planted.calls == []
-    assert _process.which("az", f"{tmp_path / 'repo'}") == str(tmp_path / "repo" / "az")
+    assert _path.which("az", f"{tmp_path / 'repo'}") == str(tmp_path / "repo" / "az")
 
 
 @pytest.mark.parametrize(
@@ -102,14 +102,14 @@ def test_never_from_the_current_directory_or_a_relative_entry(tmp_path: Path, mo
 )
 def test_windows_path_entries(entry: str, absolute: bool) -> None:
     """Windows rules, judged on any system: only drive-rooted and UNC entries are searched."""
-    assert _process.absolute_entry(entry, platform="win32") is absolute
+    assert _path.absolute_entry(entry, platform="win32") is absolute
 
 
 def test_windows_extensions() -> None:
     """az is az.cmd on Windows: PATHEXT's extensions are tried in order, lower-cased."""
-    assert _process.candidate_names("az", platform="win32", pathext=".EXE;.CMD") == ["az.exe", "az.cmd"]
-    assert _process.candidate_names("az", platform="win32")[-1] == "az.cmd"
-    assert _process.candidate_names("az", platform="linux") == ["az"]
+    assert _path.candidate_names("az", platform="win32", pathext=".EXE;.CMD") == ["az.exe", "az.cmd"]
+    assert _path.candidate_names("az", platform="win32")[-1] == "az.cmd"
+    assert _path.candidate_names("az", platform="linux") == ["az"]
 
 
 def test_the_az_timeout_is_hard_through_the_source(fake_az: FakeAz) -> None:

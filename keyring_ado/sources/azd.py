@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ from .._redact import quote_output
 from ..credential import Kind, Token
 from ..errors import SourceFailed, SourceUnavailable
 from .azure_cli import AZURE_DEVOPS_RESOURCE, executable, run_cli
+from .base import Identity
 
 if TYPE_CHECKING:
     from ..feeds import Feed
@@ -23,9 +25,23 @@ class AzdSource:
     name = "azd"
     server_capable = False
 
-    def identity(self, feed: Feed, settings: Settings) -> str:
+    def identity(self, feed: Feed, settings: Settings) -> Identity | None:
+        """The account azd is signed in as (``auth.account.currentUser`` in azd's config.json):
+        ``azd auth login`` as someone else and ``azd auth logout`` change it. None (nothing shared)
+        when the config cannot be read or names nobody."""
         executable("azd", DESCRIPTION, settings)
-        return "azd"
+        directory = settings.azd_config_dir or os.path.expanduser(os.path.join("~", ".azd"))
+        config = os.path.join(directory, "config.json")
+        try:
+            with open(config, "rb") as stream:
+                document = json.loads(stream.read(4 << 20).decode("utf-8-sig"))
+            user = document["auth"]["account"]["currentUser"]
+        except (OSError, ValueError, RecursionError, KeyError, TypeError):
+            return None
+        if not user:
+            return None
+        signed_in = json.dumps(user, sort_keys=True, default=str)
+        return Identity("azd", (os.path.abspath(directory), signed_in), files=(config,))
 
     def get_token(self, feed: Feed, settings: Settings) -> Token:
         path = executable("azd", DESCRIPTION, settings)

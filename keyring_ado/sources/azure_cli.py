@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -12,6 +13,7 @@ from .. import settings as names
 from .._redact import quote_output
 from ..credential import Kind, Token
 from ..errors import SourceFailed, SourceUnavailable
+from .base import Identity
 
 if TYPE_CHECKING:
     from .. import _process
@@ -22,6 +24,7 @@ AZURE_DEVOPS_RESOURCE = "499b84ac-1321-427f-aa17-267ca6975798"
 _log = logging.getLogger(__name__)
 _NOT_LOGGED_IN = ("az login", "az account set")
 DESCRIPTION = "the Azure CLI (az)"
+PROFILE = "azureProfile.json"
 
 
 class AzureCliSource:
@@ -30,11 +33,19 @@ class AzureCliSource:
     name = "az"
     server_capable = False
 
-    def identity(self, feed: Feed, settings: Settings) -> str:
-        """What tokens are shared under between processes: worth it, each az call costs 0.3 s or more."""
+    def identity(self, feed: Feed, settings: Settings) -> Identity | None:
+        """The account az is signed in as, as az's own profile records it: ``az login`` as someone
+        else, ``az account set`` to another tenant and ``az logout`` each change it. None (nothing
+        shared) when the profile cannot be read; unavailable when it says nobody is signed in."""
         executable("az", DESCRIPTION, settings)
-        # AZURE_CONFIG_DIR is az's own switch between logins: each gets its own entries.
-        return f"az:{settings.az_config_dir}" if settings.az_config_dir else "az"
+        directory = settings.az_config_dir or os.path.expanduser(os.path.join("~", ".azure"))
+        profile = os.path.join(directory, PROFILE)
+        account = _signed_in_account(profile)
+        if account is None:
+            return None
+        if not account:
+            raise SourceUnavailable("az is not logged in (its profile lists no account); run `az login`")
+        return Identity("az", (os.path.abspath(directory), *account, settings.tenant or ""), files=(profile,))
 
     def get_token(self, feed: Feed, settings: Settings) -> Token:
         path = executable("az", DESCRIPTION, settings)
@@ -57,11 +68,40 @@ class AzureCliSource:
         return _parse(result.stdout)
 
 
+def _signed_in_account(profile: str) -> tuple[str, ...] | None:
+    """``(user, user type, tenant, subscription, cloud)`` of az's default account; ``()`` when the
+    profile lists none (never logged in, or logged out); None when it cannot be read."""
+    try:
+        with open(profile, "rb") as stream:
+            document = json.loads(stream.read(4 << 20).decode("utf-8-sig"))  # az writes a BOM
+    except (OSError, ValueError, RecursionError):
+        return None
+    subscriptions = document.get("subscriptions") if isinstance(document, dict) else None
+    if not isinstance(subscriptions, list):
+        return None
+    chosen = [s for s in subscriptions if isinstance(s, dict) and s.get("isDefault") is True]
+    if not chosen:
+        return () if not subscriptions else None
+    account = chosen[0]
+    user = account.get("user")
+    user = user if isinstance(user, dict) else {}
+    return tuple(
+        str(value)
+        for value in (
+            user.get("name"),
+            user.get("type"),
+            account.get("tenantId"),
+            account.get("id"),
+            account.get("environmentName"),
+        )
+    )
+
+
 def executable(name: str, description: str, settings: Settings) -> str:
     """The CLI's path; unavailable, at the cost of a PATH scan, when it is not installed.
 
-    Only absolute PATH entries are searched, never the current directory (see :func:`_process.which`)."""
-    from .._process import which  # noqa: PLC0415
+    Only absolute PATH entries are searched, never the current directory (see :func:`_path.which`)."""
+    from .._path import which  # noqa: PLC0415
 
     path = which(name, settings.search_path, pathext=settings.pathext)
     if path is None:

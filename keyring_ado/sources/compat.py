@@ -30,6 +30,7 @@ class ExternalFeedEndpointsSource:
 
     name = "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS"
     server_capable = True
+    scope = "url"  # each entry answers the URLs under it: never remembered per organisation
 
     def get_token(self, feed: Feed, settings: Settings) -> Token:
         variable = settings.endpoints_variable
@@ -58,6 +59,7 @@ class AccessTokenSource:
 
     name = "VSS_NUGET_ACCESSTOKEN"
     server_capable = False  # a job token, not a PAT
+    scope = "url"  # for the URLs under the prefixes only
 
     def get_token(self, feed: Feed, settings: Settings) -> Token:
         variable = settings.access_token_variable

@@ -30,6 +30,7 @@ from ..credential import Kind, Token
 from ..discovery import DEFAULT_AUTHORITY_HOST, TRUSTED_AUTHORITY_HOSTS
 from ..errors import SourceFailed, SourceUnavailable
 from .azure_cli import AZURE_DEVOPS_RESOURCE
+from .base import Identity
 
 if TYPE_CHECKING:
     from ..feeds import Feed
@@ -50,11 +51,16 @@ class ServicePrincipalSource:
     name = "service principal"
     server_capable = False
 
-    def identity(self, feed: Feed, settings: Settings) -> str:
-        client_id, _ = _app(settings, self.name)
-        if not (settings.client_secret or settings.client_certificate_path):
+    def identity(self, feed: Feed, settings: Settings) -> Identity:
+        client_id, tenant_id = _app(settings, self.name)
+        if settings.client_secret:
+            proof: tuple[str, ...] = ("secret", settings.client_secret)
+        elif settings.client_certificate_path:
+            path = settings.client_certificate_path
+            proof = ("certificate", path, _file_digest(path), settings.client_certificate_password or "")
+        else:
             raise SourceUnavailable(f"neither {names.CLIENT_SECRET} nor {names.CLIENT_CERTIFICATE_PATH} is set")
-        return f"sp:{client_id}"
+        return _entra_identity("sp", settings, tenant_id, client_id, *proof)
 
     def get_token(self, feed: Feed, settings: Settings) -> Token:
         self.identity(feed, settings)
@@ -91,11 +97,13 @@ class WorkloadIdentitySource:
     name = "workload identity"
     server_capable = False
 
-    def identity(self, feed: Feed, settings: Settings) -> str:
-        if not settings.federated_token_file:
+    def identity(self, feed: Feed, settings: Settings) -> Identity:
+        path = settings.federated_token_file
+        if not path:
             raise SourceUnavailable(f"{names.FEDERATED_TOKEN_FILE} is not set")
-        client_id, _ = _app(settings, self.name)
-        return f"wi:{client_id}"
+        client_id, tenant_id = _app(settings, self.name)
+        found = _entra_identity("wi", settings, tenant_id, client_id, path, _file_digest(path))
+        return found._replace(files=(path,))
 
     def get_token(self, feed: Feed, settings: Settings) -> Token:
         self.identity(feed, settings)
@@ -122,13 +130,14 @@ class GitHubOidcSource:
     name = "GitHub Actions OIDC"
     server_capable = False
 
-    def identity(self, feed: Feed, settings: Settings) -> str:
+    def identity(self, feed: Feed, settings: Settings) -> Identity:
         if not (settings.github_request_url and settings.github_request_token):
             raise SourceUnavailable(
                 f"{names.GITHUB_REQUEST_URL} is not set (give the job `permissions: id-token: write`)"
             )
-        client_id, _ = _app(settings, self.name)
-        return f"gh:{client_id}"
+        client_id, tenant_id = _app(settings, self.name)
+        job = (settings.github_request_url or "", settings.github_request_token or "")
+        return _entra_identity("gh", settings, tenant_id, client_id, *job)
 
     def get_token(self, feed: Feed, settings: Settings) -> Token:
         self.identity(feed, settings)
@@ -164,9 +173,14 @@ class PipelinesOidcSource:
             )
         return client_id, tenant_id
 
-    def identity(self, feed: Feed, settings: Settings) -> str:
-        client_id, _ = self._ids(settings)
-        return f"sc:{settings.service_connection_id}:{client_id}"
+    def identity(self, feed: Feed, settings: Settings) -> Identity:
+        client_id, tenant_id = self._ids(settings)
+        job = (
+            settings.service_connection_id or "",
+            settings.oidc_request_uri or "",
+            settings.system_access_token or "",
+        )
+        return _entra_identity("sc", settings, tenant_id, client_id, *job)
 
     def get_token(self, feed: Feed, settings: Settings) -> Token:
         client_id, tenant_id = self._ids(settings)
@@ -183,6 +197,24 @@ class PipelinesOidcSource:
             client_id=client_id,
             tenant_id=tenant_id,
         )
+
+
+def _entra_identity(source: str, settings: Settings, tenant_id: str, client_id: str, *proof: str) -> Identity:
+    """What identifies an application's credential: the Entra host, tenant and client id, and the
+    secret, certificate or federated assertion it proves itself with (only ever hashed)."""
+    return Identity(source, (entra_host(settings), tenant_id.lower(), client_id.lower(), *proof), ci=True)
+
+
+def _file_digest(path: str) -> str:
+    """A digest of a certificate or federated-token file's bytes: another file at the same path is
+    another credential."""
+    import hashlib  # noqa: PLC0415
+
+    try:
+        with open(path, "rb") as stream:
+            return hashlib.sha256(stream.read(1 << 20)).hexdigest()
+    except OSError:
+        return "unreadable"  # get_token will say why
 
 
 def _app(settings: Settings, name: str) -> tuple[str, str]:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from .. import settings as names
 from ..errors import SourceUnavailable
+from .base import Identity
 from .identity import exchange_token, quiet_azure_loggers
 
 if TYPE_CHECKING:
@@ -30,12 +31,12 @@ class ManagedIdentitySource:
     name = "managed identity"
     server_capable = False
 
-    def identity(self, feed: Feed, settings: Settings) -> str:
+    def identity(self, feed: Feed, settings: Settings) -> Identity:
         if settings.managed_identity is None:
             raise SourceUnavailable(
                 f"no managed identity announced by the host (set {names.MANAGED_IDENTITY}=1 on an Azure VM)"
             )
-        return f"mi:{settings.managed_identity}"
+        return Identity("mi", (settings.managed_identity,), ci=True)
 
     def get_token(self, feed: Feed, settings: Settings) -> Token:
         self.identity(feed, settings)

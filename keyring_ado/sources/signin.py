@@ -28,6 +28,7 @@ from .._redact import first_line, redact
 from ..credential import Kind, Token
 from ..discovery import DEFAULT_AUTHORITY_HOST, authority_for
 from ..errors import SourceFailed, SourceUnavailable
+from .base import Identity
 from .identity import SCOPE, entra_host, known_cloud, quiet_azure_loggers
 
 if TYPE_CHECKING:
@@ -48,13 +49,27 @@ class SignInSource:
     name = "sign-in"
     server_capable = False
 
-    def identity(self, feed: Feed, settings: Settings) -> str:
-        return f"msal:{settings.signin_client_id}"
+    def identity(self, feed: Feed, settings: Settings) -> Identity:
+        """The application, cloud and tenant override a sign-in is for. Unavailable at once, before
+        any storage or network is touched, when nothing is remembered and no person can answer."""
+        if settings.cache_dir is None:
+            raise SourceUnavailable("KEYRING_ADO_CACHE=off, and a sign-in needs somewhere to be remembered")
+        refusal = _why_not_interactive(settings)
+        if refusal and not any((Path(settings.cache_dir) / name).exists() for name in (ENCRYPTED_CACHE, FILE_CACHE)):
+            raise SourceUnavailable(f"no remembered sign-in, and {refusal}")
+        return Identity("msal", (entra_host(settings), settings.signin_client_id, settings.tenant or ""))
 
     def get_token(self, feed: Feed, settings: Settings) -> Token:
         if settings.cache_dir is None:
             raise SourceUnavailable("KEYRING_ADO_CACHE=off, and a sign-in needs somewhere to be remembered")
         directory = Path(settings.cache_dir)
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SourceFailed(
+                f"cannot create the sign-in directory {directory}: {exc.strerror or exc}; "
+                "set KEYRING_ADO_CACHE_DIR to a directory you can write"
+            ) from None
         cache, not_kept = _open_cache(directory, settings)
         remembered = any(True for _ in cache.search(cache.CredentialType.ACCOUNT))  # local: no request yet
         refusal = _why_not_interactive(settings)

@@ -65,15 +65,65 @@ def _install(directory: Path, name: str, script: str) -> Path:
     return path
 
 
+USER = "dev@contoso.test"
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+
+
 class FakeAz:
-    def __init__(self, directory: Path) -> None:
+    """The fake az, and the profile (``azureProfile.json``) a real az keeps: written where az
+    would (``AZURE_CONFIG_DIR``, else ``~/.azure`` of this process's HOME unless *profile_dir*
+    says), naming the signed-in account in every mode but ``not_logged_in``."""
+
+    def __init__(self, directory: Path, profile_dir: Path | None = None) -> None:
         self.directory = directory
         self.path = _install(directory, "az", SCRIPT)
+        default = os.environ.get("AZURE_CONFIG_DIR") or str(Path(os.environ.get("HOME", str(directory))) / ".azure")
+        self.profile_dir = profile_dir or Path(default)
+        self.user, self.tenant = USER, TENANT
         self.configure("not_logged_in")
 
     def configure(self, mode: str, token: str = "", lifetime: int = 3600, delay: float = 0) -> None:
         config = {"mode": mode, "token": token, "lifetime": lifetime, "delay": delay}
         (self.directory / "az.json").write_text(json.dumps(config))
+        self.write_profile(signed_in=mode != "not_logged_in")
+
+    def login(self, user: str, tenant: str = TENANT, token: str = "") -> None:
+        """``az login`` as *user* (in *tenant*); with *token*, az then hands out that token."""
+        self.user, self.tenant = user, tenant
+        if token:
+            self.configure("token", token)
+        else:
+            self.write_profile(signed_in=True)
+
+    def account_set(self, tenant: str) -> None:
+        """``az account set`` to a subscription in another tenant."""
+        self.tenant = tenant
+        self.write_profile(signed_in=True)
+
+    def logout(self) -> None:
+        """``az logout``: the profile keeps no account; az answers "Please run 'az login'"."""
+        self.configure("not_logged_in")
+
+    def write_profile(self, *, signed_in: bool) -> None:
+        subscriptions = (
+            [
+                {
+                    "id": "00000000-1111-2222-3333-444444444444",
+                    "name": "Contoso dev",
+                    "state": "Enabled",
+                    "user": {"name": self.user, "type": "user"},
+                    "isDefault": True,
+                    "tenantId": self.tenant,
+                    "environmentName": "AzureCloud",
+                    "homeTenantId": self.tenant,
+                }
+            ]
+            if signed_in
+            else []
+        )
+        self.profile_dir.mkdir(parents=True, exist_ok=True)
+        document = {"installationId": "fake", "subscriptions": subscriptions}
+        (self.profile_dir / "azureProfile.json").write_text(json.dumps(document), encoding="utf-8-sig")
 
     @property
     def calls(self) -> list[list[str]]:

@@ -33,7 +33,11 @@ def test_service_principal_secret(routed: AdoWorld, monkeypatch: pytest.MonkeyPa
     client_id, secret = routed.entra.add_secret_client()
     settings = current(monkeypatch, AZURE_CLIENT_ID=client_id, AZURE_TENANT_ID=TENANT, AZURE_CLIENT_SECRET=secret)
     source = ServicePrincipalSource()
-    assert source.identity(feed(), settings) == f"sp:{client_id}"
+    identity = source.identity(feed(), settings)
+    assert (identity.source, identity.ci) == ("sp", True)
+    assert client_id in identity.parts
+    assert secret in identity.parts, "the secret identifies the credential (it is only ever hashed)"
+    assert secret not in repr(identity)
     token = source.get_token(feed(), settings)
     assert (token.kind, token.source) == (Kind.ENTRA, "service principal")
     assert routed.entra.valid_for(token.secret, TENANT)
