@@ -186,6 +186,8 @@ def _interactive(app: Any, settings: Settings) -> Token:  # noqa: ANN401
         terminal.flush()
         result = app.acquire_token_by_device_flow(flow, exit_condition=lambda _: time.monotonic() > deadline)
         if "access_token" not in result:
+            if result.get("error") not in _STILL_WAITING:
+                raise SourceFailed(refusal(result, "device-code sign-in"))
             raise SourceFailed(
                 f"the sign-in did not complete within {settings.signin_timeout:g} s ({_describe(result)}); "
                 "run `keyring get URL user` again, or raise KEYRING_ADO_SIGNIN_TIMEOUT"
@@ -239,6 +241,30 @@ def _terminal() -> Iterator[IO[str]]:
 def _token(result: dict[str, Any], source: str) -> Token:
     expires_in = float(result.get("expires_in", 3600))
     return Token(result["access_token"], Kind.ENTRA, source=source, expires_on=time.time() + expires_in)
+
+
+#: What Entra answers a device-code poll with while the person has not finished: keep waiting.
+_STILL_WAITING = frozenset({"authorization_pending", "slow_down", None})
+#: Conditional Access refusals: device code is blocked, or the sign-in must come from a compliant
+#: or managed device, or again after the sign-in frequency ran out.
+CONDITIONAL_ACCESS = ("AADSTS50199", "AADSTS530033", "AADSTS53003", "AADSTS53000", "AADSTS53001", "AADSTS530034",
+                      "AADSTS50097", "AADSTS70043", "AADSTS50133")  # fmt: skip
+
+
+def refusal(result: dict[str, Any], what: str) -> str:
+    """Why Entra refused *what*, with its own code and text, and what to use instead."""
+    said = _describe(result)
+    if any(code in said for code in CONDITIONAL_ACCESS):
+        return (
+            f"Entra ID refused the {what} because of a Conditional Access policy ({said}); sign in another "
+            "way: `keyring-ado login URL` on a machine with a browser, `az login`, or the keyring-ado[broker] "
+            "extra on Windows or macOS"
+        )
+    if result.get("error") == "authorization_declined":
+        return f"the {what} was declined ({said}); run `keyring-ado login URL` to try again"
+    if result.get("error") == "expired_token":
+        return f"the {what} code expired before it was used ({said}); run `keyring-ado login URL` to try again"
+    return f"Entra ID refused the {what}: {said}"
 
 
 def _describe(result: dict[str, Any]) -> str:

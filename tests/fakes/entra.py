@@ -84,6 +84,9 @@ class FakeEntra:
     pipelines_job_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     token_lifetime: int = 3599
     polls_before_approval: int = 2
+    #: ``(error, description)`` Entra answers a device-code poll with after the first pending one:
+    #: a refusal (declined, Conditional Access) instead of the person completing the sign-in.
+    device_refusal: tuple[str, str] | None = None
     failing: int = 0  # answer this many token requests with 500
     garbage: int = 0  # answer this many token requests with a 200 that is not JSON
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -226,6 +229,9 @@ class FakeEntra:
             if flow is None:
                 return _error(400, "expired_token", "AADSTS70019: Verification code expired.")
             flow.polls += 1
+            if self.device_refusal is not None and flow.polls > 1:
+                del self.flows[form["device_code"]]
+                return _error(400, *self.device_refusal)
             if flow.polls <= flow.polls_before_approval:
                 return _error(400, "authorization_pending", "AADSTS70016: Pending end-user authorization.")
             del self.flows[form["device_code"]]

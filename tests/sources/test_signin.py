@@ -174,3 +174,45 @@ def test_browser_sign_in_with_a_display(
     assert len(routed.entra.grants("authorization_code")) == 1
     assert not [e for e in routed.entra.log if e["path"].endswith("/devicecode")]
     assert terminal.getvalue() == ""
+
+
+@pytest.mark.parametrize(
+    ("refusal", "expected"),
+    [
+        (("authorization_declined", "AADSTS70000: The user declined the sign-in."), "was declined"),
+        (("expired_token", "AADSTS70019: Verification code expired."), "code expired before it was used"),
+        (
+            ("invalid_grant", "AADSTS530033: Access has been blocked by Conditional Access policies."),
+            "because of a Conditional Access policy",
+        ),
+        (("access_denied", "AADSTS50199: For security reasons, user confirmation is required."), "Conditional Access"),
+        (("invalid_client", "AADSTS700016: Application not found in the directory."), "AADSTS700016"),
+    ],
+)
+def test_a_refused_device_code_ends_at_once_with_entras_reason(
+    routed: AdoWorld,
+    terminal: io.StringIO,
+    monkeypatch: pytest.MonkeyPatch,
+    refusal: tuple[str, str],
+    expected: str,
+) -> None:
+    """Anything but authorization_pending / slow_down ends the sign-in at once, quoting Entra's code,
+    not "did not complete within 180 s" three minutes later (review item 15)."""
+    import time
+
+    routed.entra.device_refusal = refusal
+    try:
+        settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1", KEYRING_ADO_SIGNIN_TIMEOUT="60")
+        started = time.monotonic()
+        with pytest.raises(SourceFailed) as failure:
+            SignInSource().get_token(feed(), settings)
+        assert time.monotonic() - started < 10
+    finally:
+        routed.entra.device_refusal = None
+    message = str(failure.value)
+    assert expected in message
+    assert refusal[1].split(":")[0] in message, "Entra's own code is quoted"
+    assert "did not complete within" not in message
+    if "Conditional Access" in expected:
+        assert "az login" in message
+        assert "keyring-ado[broker]" in message
