@@ -110,3 +110,51 @@ def test_what_we_honour_is_said_to_be_read() -> None:
     read_section = MIGRATION_PAGE.read_text().split("Replaced by something else")[0]
     assert honoured
     assert all(f"`{name}`" in read_section for name in honoured)
+
+
+def test_the_security_page_names_exactly_the_sources_whose_tokens_are_written() -> None:
+    """docs/security.md and the code agree: the sources with an identity (the ones the token file
+    serves) are the ones the page lists, and those it says are kept off disk in CI are the CI
+    identities."""
+    import importlib
+    import re
+
+    from keyring_ado import chain
+    from keyring_ado.settings import Settings
+    from tests.helpers import feed
+
+    page = (ROOT / "docs" / "security.md").read_text()
+    block = page.split("<!-- written-to-disk", 1)[1].split("<!-- end -->", 1)[0]
+    bullets: list[str] = []
+    for line in block.splitlines():
+        if line.strip().startswith("- "):
+            bullets.append(line.strip())
+        elif bullets and line.strip():
+            bullets[-1] += " " + line.strip()
+    named = [(set(re.findall(r"`([^`]+)`", bullet.split(":", 1)[0])), bullet) for bullet in bullets]
+    listed = {name for names, bullet in named if not bullet.startswith("- session") for name in names}
+    ci_listed = next(names for names, bullet in named if "**not in CI**" in bullet)
+    with_identity = {}
+    for spec in chain.SOURCES:
+        module, _, name = spec.partition(":")
+        source = getattr(importlib.import_module(f"keyring_ado.sources.{module}"), name)()
+        if hasattr(source, "identity"):
+            with_identity[source.name] = source
+    assert listed == set(with_identity), (listed, set(with_identity))
+    everything = Settings.from_environ(
+        {
+            "AZURE_CLIENT_ID": "11111111-2222-3333-4444-555555555555",
+            "AZURE_TENANT_ID": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+            "AZURE_CLIENT_SECRET": "s",
+            "AZURE_FEDERATED_TOKEN_FILE": "/nonexistent",
+            "ACTIONS_ID_TOKEN_REQUEST_URL": "https://token.actions.githubusercontent.com/x",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "t",
+            "SYSTEM_OIDCREQUESTURI": "https://dev.azure.com/contoso/oidc",
+            "KEYRING_ADO_SERVICE_CONNECTION_ID": "66666666-2222-3333-4444-555555555555",
+            "SYSTEM_ACCESSTOKEN": "j",
+            "KEYRING_ADO_MANAGED_IDENTITY": "1",
+        }
+    )
+    for name in ci_listed:
+        assert with_identity[name].identity(feed(), everything).ci, name
+    assert ci_listed == {n for n in with_identity if n not in {"az", "azd", "sign-in"}}
