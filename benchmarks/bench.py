@@ -145,10 +145,10 @@ def run(scratch: Path, uv: str, python: str, rounds: int, *, count: bool) -> int
     alt = make_venv(uv, python, scratch / "alt", keyring_req, "keyrings.alt")
     alt_ours = make_venv(uv, python, scratch / "alt-ours", keyring_req, "keyrings.alt", str(ROOT))
 
-    az = FakeAz(scratch / "az-bin")
-    az.configure("token", jwt(lifetime=3600))
     home = scratch / "home"
     home.mkdir()
+    az = FakeAz(scratch / "az-bin", profile_dir=home / ".azure")  # where the children's az profile is
+    az.configure("token", jwt(lifetime=3600))
     base_env = {
         "PATH": f"{az.directory}{os.pathsep}/usr/bin{os.pathsep}/bin",
         "HOME": str(home),

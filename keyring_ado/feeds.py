@@ -82,18 +82,10 @@ def parse(service: object, server_hosts: frozenset[str] = frozenset()) -> Feed |
 
 @functools.lru_cache(maxsize=512)  # clients ask about the same few strings again and again
 def _parse(service: str, server_hosts: frozenset[str]) -> Feed | None:
-    if "\\" in service or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in service):
-        return None  # a backslash makes browsers, urllib3 and uv read a different host than urlsplit
-    split = _split(service)
-    if split is None:
+    found = _read(service)
+    if found is None:
         return None
-    netloc, path = split
-    host = _host_port(netloc.rpartition("@")[2])  # user info never matters, and never reaches a message
-    if host is None:
-        return None
-    segments = _segments(path)
-    if segments is None:
-        return None
+    host, segments, _ = found
     if host == HOSTED_HOST:
         return _hosted(host, segments)
     if host.endswith(LEGACY_SUFFIX):
@@ -101,6 +93,23 @@ def _parse(service: str, server_hosts: frozenset[str]) -> Feed | None:
     if host in server_hosts:
         return _server(host, segments)
     return None
+
+
+def _read(text: str, *, scheme_required: bool = False) -> tuple[str, list[str], str] | None:
+    """``(host[:port], path segments, raw path)`` of an https URL or a bare host, as a client would
+    connect and request; None for anything a client would read differently or not at all."""
+    if "\\" in text or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        return None  # a backslash makes browsers, urllib3 and uv read a different host than urlsplit
+    if scheme_required and "://" not in text:
+        return None
+    split = _split(text)
+    if split is None:
+        return None
+    host = _host_port(split[0].rpartition("@")[2])  # user info never matters, and never reaches a message
+    segments = _segments(split[1])
+    if host is None or segments is None:
+        return None
+    return host, segments, split[1]
 
 
 def _split(service: str) -> tuple[str, str] | None:
@@ -149,14 +158,11 @@ def _unquote(segment: str) -> str:
 def request_url(service: str) -> str | None:
     """The URL a client requests for *service* (an https URL or a bare host), as it would send it:
     no user info, query or fragment, dot segments removed, case kept; None when it is no such URL."""
-    split = _split(service) if "\\" not in service else None
-    if split is None:
+    found = _read(service)
+    if found is None:
         return None
-    host = _host_port(split[0].rpartition("@")[2])
-    segments = _segments(split[1])
-    if host is None or segments is None:
-        return None
-    trailing = "/" if split[1].endswith("/") and segments else ""
+    host, segments, path = found
+    trailing = "/" if path.endswith("/") and segments else ""
     return f"https://{host}/{'/'.join(segments)}{trailing}"
 
 
@@ -175,14 +181,10 @@ def without_userinfo(text: str) -> str:
 
 def canonical_prefix(url: str, server_hosts: frozenset[str] = frozenset()) -> str | None:
     """Spell a URL prefix (from a compatibility variable) the way :attr:`Feed.canonical_url` is."""
-    text = url.strip()
-    split = _split(text) if "://" in text and "\\" not in text else None
-    if split is None:
+    found = _read(url.strip(), scheme_required=True)
+    if found is None:
         return None
-    host = _host_port(split[0].rpartition("@")[2])
-    segments = _segments(split[1])
-    if host is None or segments is None:
-        return None
+    host, segments, _ = found
     server = host in server_hosts
     if not (server or host == HOSTED_HOST or _legacy_org(host)):
         return None
@@ -285,15 +287,13 @@ def _canonical(host: str, path: str, *, server: bool) -> str:
 def organization_of_collection(uri: str) -> str | None:
     """The organisation of an Azure Pipelines collection URI (``https://dev.azure.com/{org}/``
     or ``https://{org}.visualstudio.com/``); None for anything else."""
-    text = uri.strip()
-    split = _split(text) if "://" in text and "\\" not in text else None
-    if split is None:
+    found = _read(uri.strip(), scheme_required=True)
+    if found is None:
         return None
-    host = _host_port(split[0].rpartition("@")[2])
-    segments = _segments(split[1]) or []
+    host, segments, _ = found
     if host == "dev.azure.com":
         org = segments[0] if segments else ""
-    elif host is not None and host.endswith(".visualstudio.com"):
+    elif host.endswith(".visualstudio.com"):
         org = host[: -len(".visualstudio.com")]
     else:
         return None

@@ -71,7 +71,7 @@ class Clients:
 
     def fake_az(self) -> FakeAz:
         if self.az is None:
-            self.az = FakeAz(self.tmp / "az-bin")
+            self.az = FakeAz(self.tmp / "az-bin", profile_dir=Path(self.env["HOME"]) / ".azure")
             self.env["PATH"] = f"{self.az.directory}{os.pathsep}{self.env['PATH']}"
         return self.az
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -78,7 +79,9 @@ class FakeAz:
         self.directory = directory
         self.path = _install(directory, "az", SCRIPT)
         default = os.environ.get("AZURE_CONFIG_DIR") or str(Path(os.environ.get("HOME", str(directory))) / ".azure")
-        self.profile_dir = profile_dir or Path(default)
+        self.profile_dir = (profile_dir or Path(default)).resolve()
+        if not self.profile_dir.is_relative_to(Path(tempfile.gettempdir()).resolve()):
+            raise RuntimeError(f"the fake az writes only under the temporary directory, not {self.profile_dir}")
         self.user, self.tenant = USER, TENANT
         self.configure("not_logged_in")
 
