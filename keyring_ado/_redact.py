@@ -13,6 +13,14 @@ _PATTERNS = (
     re.compile(r"(?<![A-Za-z0-9+/_])[A-Za-z0-9+/_]{32,}={0,2}"),
 )
 _MAX_QUOTE = 300
+# C0 and C1 control characters (ESC starts the sequences that retitle a window, clear the screen or
+# write the clipboard); newlines are kept for splitting, then dropped with the rest.
+_CONTROLS = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def strip_controls(text: str) -> str:
+    """*text* without control characters, so that text from elsewhere cannot drive a terminal."""
+    return _CONTROLS.sub("", text)
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
@@ -22,13 +30,13 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
             text = text.replace(secret, _MASK)
     for pattern in _PATTERNS:
         text = pattern.sub(_MASK, text)
-    return text
+    return strip_controls(text)
 
 
 def first_line(text: str, prefer: str | None = None) -> str:
     """The first non-empty line of *text* (the first one containing *prefer*, when there is one),
     at most 300 characters: the part of a library's error worth quoting."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [line.strip() for line in strip_controls(text).splitlines() if line.strip()]
     chosen = [line for line in lines if prefer in line] if prefer else []
     return ((chosen or lines or ["no detail"])[0])[:_MAX_QUOTE]
 

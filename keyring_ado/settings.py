@@ -52,6 +52,8 @@ DEFAULT_SIGNIN_TIMEOUT = 180.0
 DISPLAY_MARKERS = ("DISPLAY", "WAYLAND_DISPLAY")
 SSH_MARKERS = ("SSH_CONNECTION", "SSH_TTY")
 PIP_NO_INPUT = "PIP_NO_INPUT"
+#: The clients' own "never prompt" switches: a client told not to ask must not get our prompt either.
+CLIENT_NO_INPUT = ("TWINE_NON_INTERACTIVE", "POETRY_NO_INTERACTION", "PDM_NON_INTERACTIVE")
 # --- managed identity: ours, and the hosting environments' markers ----------------------------
 MANAGED_IDENTITY = "KEYRING_ADO_MANAGED_IDENTITY"
 MANAGED_IDENTITY_MARKERS = (
@@ -75,7 +77,31 @@ TF_BUILD = "TF_BUILD"
 SYSTEM_ACCESSTOKEN = "SYSTEM_ACCESSTOKEN"
 COLLECTION_URI = ("SYSTEM_COLLECTIONURI", "SYSTEM_TEAMFOUNDATIONCOLLECTIONURI")
 # --- generic CI markers ----------------------------------------------------------------------
-CI_MARKERS = ("CI", "TF_BUILD", "GITHUB_ACTIONS", "BUILD_BUILDID", "GITLAB_CI", "JENKINS_URL")
+CI_MARKERS = (
+    "CI",
+    "TF_BUILD",
+    "GITHUB_ACTIONS",
+    "BUILD_BUILDID",
+    "GITLAB_CI",
+    "JENKINS_URL",
+    "JENKINS_HOME",
+    # CI systems that do not all set CI:
+    "TEAMCITY_VERSION",
+    "CODEBUILD_BUILD_ID",
+    "BUILDKITE",
+    "CIRCLECI",
+    "BITBUCKET_BUILD_NUMBER",
+    "APPVEYOR",
+    "TRAVIS",
+    "DRONE",
+    "SEMAPHORE",
+    "BITRISE_IO",
+    "CF_BUILD_ID",
+    "HEROKU_TEST_RUN_ID",
+    "GO_PIPELINE_NAME",
+    "BAMBOO_BUILDKEY",
+    "bamboo_buildKey",
+)
 # --- where helper programs (az, azd) are looked for -------------------------------------------
 SEARCH_PATH = "PATH"
 PATHEXT = "PATHEXT"
@@ -128,6 +154,7 @@ ALL_VARIABLES: tuple[str, ...] = (
     *DISPLAY_MARKERS,
     *SSH_MARKERS,
     PIP_NO_INPUT,
+    *CLIENT_NO_INPUT,
     MANAGED_IDENTITY,
     "IDENTITY_ENDPOINT",
     "IDENTITY_HEADER",
@@ -277,7 +304,7 @@ class Settings(NamedTuple):
             uri_prefixes=prefixes,
             non_interactive=reader.flag(NONINTERACTIVE)
             or reader.flag(ARTIFACTS_KEYRING_NONINTERACTIVE)
-            or environ.get(PIP_NO_INPUT, "").strip().lower() in _TRUE,
+            or any(environ.get(name, "").strip().lower() in _TRUE for name in (PIP_NO_INPUT, *CLIENT_NO_INPUT)),
             in_ci=any(environ.get(name, "").strip().lower() not in _FALSE for name in CI_MARKERS),
             tf_build=environ.get(TF_BUILD, "").strip().lower() not in _FALSE,
             system_access_token=reader.secret(SYSTEM_ACCESSTOKEN, report_empty=False),

@@ -181,8 +181,9 @@ def _interactive(app: Any, settings: Settings) -> Token:  # noqa: ANN401
     flow = app.initiate_device_flow(scopes=[SCOPE])
     if "user_code" not in flow:
         raise SourceFailed(f"Entra ID did not start a device-code sign-in: {_describe(flow)}")
+    uri, code = _checked_prompt(flow, settings)
     with _terminal() as terminal:
-        terminal.write(f"keyring-ado: {flow.get('message', '')}\n")
+        terminal.write(f"keyring-ado: to sign in, open {uri} in a browser and enter the code {code}\n")
         terminal.flush()
         result = app.acquire_token_by_device_flow(flow, exit_condition=lambda _: time.monotonic() > deadline)
         if "access_token" not in result:
@@ -195,6 +196,35 @@ def _interactive(app: Any, settings: Settings) -> Token:  # noqa: ANN401
         terminal.write("keyring-ado: signed in.\n")
         terminal.flush()
     return _token(result, "sign-in (device code)")
+
+
+#: Where Entra sends people to enter a device code, per cloud (and the authority host itself).
+_DEVICE_LOGIN_HOSTS = frozenset(
+    {"microsoft.com", "www.microsoft.com", "aka.ms", "login.microsoftonline.com", "login.microsoft.com",
+     "login.microsoftonline.us", "microsoft.us", "login.chinacloudapi.cn", "login.partner.microsoftonline.cn"}
+)  # fmt: skip
+
+
+def _checked_prompt(flow: dict[str, Any], settings: Settings) -> tuple[str, str]:
+    """The device flow's verification URI and user code, checked, never Entra's free-text message:
+    text from elsewhere never reaches the terminal. An https URI on a Microsoft sign-in host (or
+    the authority host), and a short alphanumeric code; anything else is refused."""
+    from urllib.parse import urlsplit  # noqa: PLC0415
+
+    uri, code = str(flow.get("verification_uri", "")), str(flow.get("user_code", ""))
+    try:
+        parts = urlsplit(uri)
+        host, scheme = (parts.hostname or "").lower(), parts.scheme
+    except ValueError:
+        host, scheme = "", ""
+    allowed = _DEVICE_LOGIN_HOSTS | {entra_host(settings).partition(":")[0].lower()}
+    trusted = bool(host) and scheme == "https" and host in allowed and uri.isascii() and uri.isprintable()
+    if not trusted or not (code.isascii() and code.isalnum() and 4 <= len(code) <= 16):
+        raise SourceFailed(
+            "Entra ID started a device-code sign-in with a page or code that does not look like its own; "
+            "nothing was shown. Sign in with `az login` instead, and check AZURE_AUTHORITY_HOST and the proxy"
+        )
+    return uri, code
 
 
 def _broker_available() -> bool:
@@ -211,7 +241,8 @@ def _why_not_interactive(settings: Settings) -> str | None:
         return "this is a CI run (no one to answer a prompt)"
     if settings.non_interactive:
         return (
-            "prompts are turned off (KEYRING_ADO_NONINTERACTIVE, ARTIFACTS_KEYRING_NONINTERACTIVE_MODE or PIP_NO_INPUT)"
+            "prompts are turned off (KEYRING_ADO_NONINTERACTIVE, ARTIFACTS_KEYRING_NONINTERACTIVE_MODE, "
+            "PIP_NO_INPUT, TWINE_NON_INTERACTIVE, POETRY_NO_INTERACTION or PDM_NON_INTERACTIVE)"
         )
     if not _terminal_reachable():
         return "no terminal to show a sign-in prompt on"

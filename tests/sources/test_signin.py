@@ -97,6 +97,15 @@ def test_refuses_unencrypted_storage_without_opt_in(
         ({"KEYRING_ADO_NONINTERACTIVE": "1"}, "prompts are turned off"),
         ({"ARTIFACTS_KEYRING_NONINTERACTIVE_MODE": "true"}, "prompts are turned off"),
         ({"PIP_NO_INPUT": "1"}, "prompts are turned off"),
+        ({"TWINE_NON_INTERACTIVE": "1"}, "prompts are turned off"),
+        ({"POETRY_NO_INTERACTION": "1"}, "prompts are turned off"),
+        ({"PDM_NON_INTERACTIVE": "1"}, "prompts are turned off"),
+        ({"TEAMCITY_VERSION": "2024.12"}, "CI run"),
+        ({"CODEBUILD_BUILD_ID": "proj:1234"}, "CI run"),
+        ({"BUILDKITE": "true"}, "CI run"),
+        ({"CIRCLECI": "true"}, "CI run"),
+        ({"BITBUCKET_BUILD_NUMBER": "17"}, "CI run"),
+        ({"JENKINS_HOME": "/var/lib/jenkins"}, "CI run"),
     ],
 )
 def test_no_prompt_without_a_person(
@@ -216,3 +225,62 @@ def test_a_refused_device_code_ends_at_once_with_entras_reason(
     if "Conditional Access" in expected:
         assert "az login" in message
         assert "keyring-ado[broker]" in message
+
+
+ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x1b]52;c;ZWNobyBwd25lZA==\x07\x9b31m"
+
+
+def test_text_from_entra_cannot_drive_the_terminal(
+    routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An escape-laden device-code message (window title, clear screen, OSC 52 clipboard) never
+    reaches the terminal: only the checked URI and code are shown (issue 14, item 6)."""
+    original = routed.entra._devicecode
+
+    def laden(tenant: str, form: dict[str, str]) -> object:
+        status, headers, body = original(tenant, form)
+        document = json.loads(body)
+        document["message"] = ESCAPES + document["message"]
+        return status, headers, json.dumps(document).encode()
+
+    monkeypatch.setattr(routed.entra, "_devicecode", laden)
+    settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1")
+    SignInSource().get_token(feed(), settings)
+    shown = terminal.getvalue()
+    assert "https://microsoft.com/devicelogin" in shown
+    assert "enter the code" in shown
+    assert not any(ch in shown for ch in "\x1b\x07\x9b")
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"verification_uri": "https://evil.example/devicelogin"},
+        {"verification_uri": "http://microsoft.com/devicelogin"},
+        {"user_code": "ABC\x1b[2JDEF"},
+        {"user_code": "x" * 40},
+    ],
+)
+def test_a_device_code_prompt_that_is_not_entras_is_refused(
+    routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch, field: dict[str, str]
+) -> None:
+    """A verification URI off Microsoft's hosts or over http, or a code that is not a short word: nothing shown."""
+    original = routed.entra._devicecode
+
+    def forged(tenant: str, form: dict[str, str]) -> object:
+        status, headers, body = original(tenant, form)
+        return status, headers, json.dumps({**json.loads(body), **field}).encode()
+
+    monkeypatch.setattr(routed.entra, "_devicecode", forged)
+    settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1")
+    with pytest.raises(SourceFailed, match="does not look like its own"):
+        SignInSource().get_token(feed(), settings)
+    assert terminal.getvalue() == ""
+
+
+def test_quoted_remote_text_loses_its_control_characters() -> None:
+    """Entra error descriptions and issuer bodies are quoted without C0/C1 controls."""
+    from keyring_ado._redact import first_line, quote_output, redact
+
+    for quoted in (first_line(ESCAPES + "AADSTS50076: MFA"), quote_output(ESCAPES + "bad"), redact(ESCAPES)):
+        assert not any(ch in quoted for ch in "\x1b\x07\x9b"), repr(quoted)
