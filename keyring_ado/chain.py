@@ -273,10 +273,8 @@ def _ask(source: Source, identity: Identity | None, feed: Feed, settings: Settin
 def _remembered_key(source: Source, identity: Identity, feed: Feed, settings: Settings) -> tuple[object, ...]:
     if identity is _NO_IDENTITY:
         return (*feed.key, feed.upload, source.name, settings)
-    import hashlib  # noqa: PLC0415
-
-    parts = "\x1f".join((identity.source, *identity.parts)).encode("utf-8", "surrogatepass")
-    return (*feed.key, feed.upload, identity.source, hashlib.sha256(parts).digest(), settings.session_token)
+    # Process memory only, which holds these secrets in the settings anyway: the parts themselves.
+    return (*feed.key, feed.upload, identity.source, identity.parts, settings.session_token)
 
 
 def _fetch(source: Source, feed: Feed, settings: Settings) -> Token:

@@ -208,11 +208,11 @@ def _entra_identity(source: str, settings: Settings, tenant_id: str, client_id: 
 def _file_digest(path: str) -> str:
     """A digest of a certificate or federated-token file's bytes: another file at the same path is
     another credential."""
-    import hashlib  # noqa: PLC0415
+    from ..cache import keyed_digest  # noqa: PLC0415
 
     try:
         with open(path, "rb") as stream:
-            return hashlib.sha256(stream.read(1 << 20)).hexdigest()
+            return keyed_digest(b"keyring-ado file", stream.read(1 << 20))
     except OSError:
         return "unreadable"  # get_token will say why
 
