@@ -10,9 +10,9 @@ falls back to the Entra token itself, which the feeds accept too.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
+import re
 import socket
 import time
 from datetime import datetime, timezone
@@ -46,8 +46,9 @@ def exchange(feed: Feed, token: Token, settings: Settings, endpoint: str | None)
     """A session token for *feed* bought with *token*, or *token* itself when that does not work."""
     endpoint = endpoint or f"https://vssps.dev.azure.com/{feed.organization}"
     scope = scope_for(feed)
+    name = f"keyring-ado on {socket.gethostname()}"[:128] if settings.session_token_hostname else "keyring-ado"
     body: dict[str, str] = {
-        "displayName": f"keyring-ado on {socket.gethostname()}"[:128],
+        "displayName": name,
         "scope": scope,
         "validTo": datetime.fromtimestamp(time.time() + LIFETIME, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
@@ -72,25 +73,54 @@ def exchange(feed: Feed, token: Token, settings: Settings, endpoint: str | None)
             body.pop("validTo")  # the organisation caps token lifetimes: let the server choose
             continue
         break
-    session = _parse(answer.body) if answer.status == 200 else None
+    session = _parse(answer.body, scope) if answer.status == 200 else None
     if session is None:
-        _log.info("keyring-ado: no session token (%s answered %s); using the Entra ID token", endpoint, answer.status)
+        _log.info(
+            "keyring-ado: no session token (%s answered %s, or not with the %s scope asked for); "
+            "using the Entra ID token",
+            endpoint,
+            answer.status,
+            scope,
+        )
         return token
     secret, expires_on = session
     _log.debug("keyring-ado: exchanged the Entra ID token for a %s session token", scope)
     return Token(secret, Kind.SESSION, source=f"{token.source}, as a {scope} session token", expires_on=expires_on)
 
 
-def _parse(body: bytes) -> tuple[str, float] | None:
+def _parse(body: bytes, scope: str) -> tuple[str, float] | None:
+    """The session token and when it expires, from vssps' answer; None unless the answer carries a
+    token with exactly the scope asked for. The expiry is capped at :data:`LIFETIME` from now: a
+    forged or mistaken ``validTo`` (the year 2999) must not keep a token in the caches for ever."""
     try:
         document = json.loads(body)
-        secret, valid_to = document["token"], document.get("validTo")
-    except (ValueError, KeyError, TypeError):
+        secret, valid_to, granted = document["token"], document.get("validTo"), document.get("scope")
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None
-    if not isinstance(secret, str) or not secret:
+    if not isinstance(secret, str) or not secret or not isinstance(granted, str):
         return None
-    expires_on = time.time() + 3600.0
-    if isinstance(valid_to, str):
-        with contextlib.suppress(ValueError):
-            expires_on = datetime.fromisoformat(valid_to.replace("Z", "+00:00")).timestamp()
-    return secret, expires_on
+    if set(granted.split()) != set(scope.split()):
+        return None  # more than asked (a write scope for a read) or something else: not ours to use
+    now = time.time()
+    expires_on = now + 3600.0
+    parsed = _timestamp(valid_to) if isinstance(valid_to, str) else None
+    if parsed is not None:
+        expires_on = parsed
+    return secret, min(expires_on, now + LIFETIME)
+
+
+_ISO = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?")
+
+
+def _timestamp(text: str) -> float | None:
+    """An ISO 8601 time as vssps writes it (``2026-12-03T18:40:35.1234567Z``: seven fractional
+    digits, which Python 3.10's fromisoformat refuses), as seconds since the epoch."""
+    match = _ISO.fullmatch(text.strip())
+    if match is None:
+        return None
+    base, fraction, zone = match.groups()
+    try:
+        moment = datetime.fromisoformat(base + (zone or "+00:00").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.timestamp() + float(f"0.{fraction or 0}")

@@ -45,6 +45,7 @@ PIPELINES_TENANT_ID = "AZURESUBSCRIPTION_TENANT_ID"
 # --- our own sign-in --------------------------------------------------------------------------
 SIGNIN_CLIENT_ID = "KEYRING_ADO_CLIENT_ID"
 SESSION_TOKEN = "KEYRING_ADO_SESSION_TOKEN"  # noqa: S105 - a variable name
+SESSION_TOKEN_HOSTNAME = "KEYRING_ADO_SESSION_TOKEN_HOSTNAME"  # noqa: S105 - a variable name
 ALLOW_UNENCRYPTED_CACHE = "KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE"
 SIGNIN_TIMEOUT = "KEYRING_ADO_SIGNIN_TIMEOUT"
 DEFAULT_SIGNIN_CLIENT_ID = "d5a56ea4-7369-46b8-a538-c370805301bf"  # Azure Artifacts (Microsoft's own)
@@ -149,6 +150,7 @@ ALL_VARIABLES: tuple[str, ...] = (
     PIPELINES_TENANT_ID,
     SIGNIN_CLIENT_ID,
     SESSION_TOKEN,
+    SESSION_TOKEN_HOSTNAME,
     ALLOW_UNENCRYPTED_CACHE,
     SIGNIN_TIMEOUT,
     *DISPLAY_MARKERS,
@@ -264,6 +266,8 @@ class Settings(NamedTuple):
     signin_client_id: str = DEFAULT_SIGNIN_CLIENT_ID
     session_token: bool = False
     """Exchange a person's Entra token for a narrowly scoped Azure DevOps session token."""
+    session_token_hostname: bool = False
+    """Name session tokens after this machine (``keyring-ado on HOST``); off: just ``keyring-ado``."""
     allow_unencrypted_cache: bool = False
     signin_timeout: float = DEFAULT_SIGNIN_TIMEOUT
     display: bool = False
@@ -331,6 +335,7 @@ class Settings(NamedTuple):
             signin_client_id=(reader.text(SIGNIN_CLIENT_ID) or DEFAULT_SIGNIN_CLIENT_ID).lower(),
             allow_unencrypted_cache=reader.flag(ALLOW_UNENCRYPTED_CACHE),
             session_token=reader.flag(SESSION_TOKEN),
+            session_token_hostname=reader.flag(SESSION_TOKEN_HOSTNAME),
             signin_timeout=reader.seconds(SIGNIN_TIMEOUT, DEFAULT_SIGNIN_TIMEOUT),
             display=_display(environ),
             managed_identity=reader.managed_identity(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 
@@ -106,3 +107,74 @@ def test_off_by_default(routed: AdoWorld, fake_az: FakeAz) -> None:
 def test_session_endpoint_allowlist(header: str, expected: str | None) -> None:
     """Only https on an allowlisted vssps host, one path segment at most, gets a bearer token."""
     assert discovery.session_endpoint(header) == expected
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"scope": "vso.packaging_write vso.code_write"},
+        {"scope": "vso.packaging_write"},
+        {"scope": None},
+    ],
+)
+def test_a_session_token_with_another_scope_is_not_used(
+    routed: AdoWorld, session_on: FakeAz, forged: dict[str, object]
+) -> None:
+    """vssps answering with a scope other than the one asked for (a write scope for a read, or
+    more): the Entra token is used instead (issue 14, item 9)."""
+    _, simple, _ = org_urls(routed)
+    fake = vssps(routed)
+    fake.forged = forged
+    try:
+        token = chain.lookup(feed(simple), Settings.from_environ(os.environ))
+    finally:
+        fake.forged = {}
+    assert token is not None
+    assert token.kind is Kind.ENTRA
+
+
+def test_a_session_tokens_expiry_is_capped_and_read_in_the_services_format(
+    routed: AdoWorld, session_on: FakeAz
+) -> None:
+    """validTo in the year 2999 is believed for four hours at most; a real one (seven fraction
+    digits, which Python 3.10 cannot parse with fromisoformat) is read exactly."""
+    import time
+
+    _, simple, _ = org_urls(routed)
+    fake = vssps(routed)
+    fake.forged = {"validTo": "2999-01-01T00:00:00Z"}
+    try:
+        forged = chain.lookup(feed(simple), Settings.from_environ(os.environ))
+    finally:
+        fake.forged = {}
+    assert forged is not None
+    assert forged.kind is Kind.SESSION
+    assert forged.expires_on is not None
+    assert forged.expires_on <= time.time() + 4 * 3600 + 5
+    chain.forget()
+    discovery.forget()
+    _, other, _ = org_urls(routed)
+    fake.lifetime = 5400
+    real = chain.lookup(feed(other), Settings.from_environ(os.environ))
+    fake.lifetime = 3600
+    assert real is not None
+    assert real.expires_on is not None
+    assert abs(real.expires_on - (time.time() + 5400)) < 30
+
+
+def test_session_tokens_are_named_without_the_machine_unless_asked(
+    routed: AdoWorld, session_on: FakeAz, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """displayName is "keyring-ado"; KEYRING_ADO_SESSION_TOKEN_HOSTNAME=1 adds this machine's name."""
+    import socket
+
+    _, simple, _ = org_urls(routed)
+    fake = vssps(routed)
+    assert chain.lookup(feed(simple), Settings.from_environ(os.environ)) is not None
+    assert fake.requests[-1]["body"]["displayName"] == "keyring-ado"
+    assert socket.gethostname() not in json.dumps(fake.requests[-1]["body"])
+    chain.forget()
+    monkeypatch.setenv("KEYRING_ADO_SESSION_TOKEN_HOSTNAME", "1")
+    _, other, _ = org_urls(routed)
+    assert chain.lookup(feed(other), Settings.from_environ(os.environ)) is not None
+    assert fake.requests[-1]["body"]["displayName"] == f"keyring-ado on {socket.gethostname()}"

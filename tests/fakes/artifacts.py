@@ -23,6 +23,7 @@ import html
 import json
 import ssl
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -255,6 +256,8 @@ class FakeVssps:
         self.state = state
         self.scopes: dict[str, str] = {}
         self.caps_lifetime = False
+        self.lifetime = 3600  # what the service grants without validTo, in its format (7 fraction digits)
+        self.forged: dict[str, Any] = {}  # fields a forged or broken answer carries instead
         self.requests: list[dict[str, Any]] = []
 
     def handle(
@@ -279,8 +282,10 @@ class FakeVssps:
         token = "sess" + uuid.uuid4().hex + uuid.uuid4().hex
         self.scopes[token] = document.get("scope", "")
         self.state.accept(segments[0], token)
-        answer = {"token": token, "scope": document.get("scope"), "validTo": "2999-01-01T00:00:00Z",
-                  "authorizationId": str(uuid.uuid4()), "displayName": document.get("displayName")}  # fmt: skip
+        granted = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + self.lifetime)) + ".1234567Z"
+        answer = {"token": token, "scope": document.get("scope"), "validTo": granted,
+                  "authorizationId": str(uuid.uuid4()), "displayName": document.get("displayName"),
+                  **self.forged}  # fmt: skip
         return 200, [("Content-Type", "application/json")], json.dumps(answer).encode()
 
 
