@@ -38,16 +38,16 @@ def request(
     not only each read: a peer that drips bytes is given up on at the deadline."""
     if not url.startswith("https://"):
         raise ValueError("only https URLs are requested")
-    opener = urllib.request.build_opener(
-        urllib.request.ProxyHandler(),  # HTTPS_PROXY and NO_PROXY, as pip and uv read them
-        urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=settings.ca_bundle)),
-        _NoRedirects(),
-    )
     sent = urllib.request.Request(  # noqa: S310 - https only, checked above
         url, data=data, method=method, headers={"User-Agent": "keyring-ado", **(headers or {})}
     )
 
     def send() -> Answer:
+        opener = urllib.request.build_opener(  # in the deadline too: a CA bundle can be a FIFO
+            urllib.request.ProxyHandler(),  # HTTPS_PROXY and NO_PROXY, as pip and uv read them
+            urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=settings.ca_bundle)),
+            _NoRedirects(),
+        )
         try:
             with opener.open(sent, timeout=timeout) as response:
                 return Answer(response.status, response.headers, response.read(1 << 20) if read_body else b"")

@@ -29,8 +29,13 @@ FORMAT = 1
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # opening a FIFO planted where a file goes must not block
 _MAX_SIZE = 4 << 20  # a cache file is a few KiB; anything this large is not ours
 _refused: dict[str, str] = {}
+
+
+class CannotRemove(OSError):
+    """:meth:`JsonFile.clear` found the file and could not remove it (the message says why)."""
 
 
 class JsonFile:
@@ -81,6 +86,8 @@ class JsonFile:
             self.path.unlink()
         except FileNotFoundError:
             return False
+        except OSError as exc:  # a directory in its place, or a read-only directory
+            raise CannotRemove(f"cannot remove {self.path}: {exc.strerror or exc}") from None
         return True
 
     @contextlib.contextmanager
@@ -138,15 +145,36 @@ def read_private(path: Path) -> bytes | None:
     """The bytes of *path*, opened without following a link and judged on the open descriptor:
     None when it is not a regular file of ours that nobody else can read. FileNotFoundError when
     there is none."""
-    descriptor = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | _BINARY)
+    descriptor = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | _BINARY | _NONBLOCK)
     try:
         status = os.fstat(descriptor)
         if not _ours(status, path) or status.st_size > _MAX_SIZE:
             return None
-        with os.fdopen(os.dup(descriptor), "rb") as stream:
-            return stream.read(_MAX_SIZE + 1)
+        return _read_all(descriptor)
     finally:
         os.close(descriptor)
+
+
+def read_regular(path: str | Path, limit: int = _MAX_SIZE) -> bytes | None:
+    """The first *limit* bytes of *path* when it is a regular file (someone else's file too: az's
+    profile, a certificate); None for a FIFO, a device or a directory, which are never read.
+    OSError when it cannot be opened."""
+    descriptor = os.open(path, os.O_RDONLY | _CLOEXEC | _BINARY | _NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return None
+        return _read_all(descriptor, limit)
+    finally:
+        os.close(descriptor)
+
+
+def _read_all(descriptor: int, limit: int = _MAX_SIZE + 1) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit and (chunk := os.read(descriptor, min(65536, limit - size))):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def usable_directory(directory: Path, *, create: bool) -> bool:

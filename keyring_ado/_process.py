@@ -70,15 +70,17 @@ def run(
                 process.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 finished = False
-        if not finished:
-            _kill(process, posix=posix)
-            _reap(process)
-            raise ProcessTimeout(f"{os.path.basename(argv[0])} did not answer within {timeout:g} s")
+    except BaseException:  # never leave the program running behind an error
+        _stop(process, posix=posix)
+        raise
     finally:
         if posix:  # on Windows a reader thread may still be blocked on a pipe: leave it to it
             for stream in streams:
                 if stream is not None:
                     stream.close()
+    if not finished:
+        _stop(process, posix=posix)
+        raise ProcessTimeout(f"{os.path.basename(argv[0])} did not answer within {timeout:g} s")
     out, err = (kept[stream].decode("utf-8", errors="replace") for stream in streams)
     return Completed(process.returncode, out, err)
 
@@ -127,6 +129,13 @@ def _drain_threads(kept: dict[IO[bytes] | None, bytearray], deadline: float) -> 
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
     return not any(thread.is_alive() for thread in threads)
+
+
+def _stop(process: subprocess.Popen[bytes], *, posix: bool) -> None:
+    """Kill the program and its process group (what it left behind in the group too, even after it
+    exited), and reap it within :data:`KILL_GRACE`."""
+    _kill(process, posix=posix)
+    _reap(process)
 
 
 def _reap(process: subprocess.Popen[bytes]) -> None:

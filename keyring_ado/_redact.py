@@ -12,6 +12,12 @@ _PATTERNS = (
     re.compile(r"eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*\.?[A-Za-z0-9_\-]*"),
     re.compile(r"(?<![A-Za-z0-9+/_])[A-Za-z0-9+/_]{32,}={0,2}"),
 )
+# The value of any JSON or form field named like a secret, whatever its shape: az printing half a
+# JSON document on failure, an OAuth error that echoes a refresh token.
+_FIELD = re.compile(
+    r"""(?i)((?:access_?token|refresh_?token|id_?token|token|secret|password|client_?secret)["']?\s*[:=]\s*["']?)"""
+    r"""[^"'\s,}&]+"""
+)
 _MAX_QUOTE = 300
 # C0 and C1 control characters (ESC starts the sequences that retitle a window, clear the screen or
 # write the clipboard); newlines are kept for splitting, then dropped with the rest.
@@ -28,6 +34,7 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     for secret in secrets:
         if secret:
             text = text.replace(secret, _MASK)
+    text = _FIELD.sub(lambda match: match.group(1) + _MASK, text)
     for pattern in _PATTERNS:
         text = pattern.sub(_MASK, text)
     return strip_controls(text)

@@ -91,7 +91,9 @@ def digest(directory: Path, parts: tuple[str, ...]) -> str | None:
     key = _key_for(directory)
     if key is None:
         return None
-    message = "\x1f".join(parts).encode("utf-8", "surrogatepass")
+    import json  # noqa: PLC0415
+
+    message = json.dumps(parts).encode()  # unambiguous: no part can pass for two
     return keyed_digest(key, message)
 
 

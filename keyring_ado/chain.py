@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from ._redact import redact
-from .credential import Kind, Token
+from .credential import Kind, Token, sane_expiry
 from .errors import SourceFailed, SourceUnavailable
 from .sources.base import Identity
 
@@ -101,6 +101,8 @@ def lookup(
             token = resolve(feed, settings, default_sources() if sources is None else sources, served)
         except PublicFeed:
             return None  # per feed: its private neighbours still get credentials
+        if served and not served[0].remember:
+            return token
         files = tuple((path, _stat(path)) for path in (served[0].files if served else ()))
         until = time.monotonic() + MISS_TTL if token is None else float("inf")
         _answers[key] = _Answer(token, until, settings, environment, files)
@@ -143,6 +145,9 @@ class Attempt(NamedTuple):
     token: Token | None = None
     files: tuple[str, ...] = ()
     """For ``served``: files the credential's identity was read from (see :attr:`Identity.files`)."""
+    remember: bool = True
+    """For ``served``: False when the source could not tell whose credential it used (az's profile
+    unreadable): then the answer is not remembered, since nothing would notice a change of account."""
 
 
 def attempts(feed: Feed, settings: Settings, sources: Iterable[Source]) -> Iterator[Attempt]:
@@ -180,6 +185,9 @@ def attempts(feed: Feed, settings: Settings, sources: Iterable[Source]) -> Itera
                 source.name, "unavailable", f"gave a {token.kind}, and Azure DevOps Server hosts get PATs only"
             )
             continue
+        if token.expires_on is not None and sane_expiry(token.expires_on) is None:
+            yield Attempt(source.name, "failed", "gave a token whose expiry is not a real time; sign in again")
+            return
         if not token.fresh():
             when = time.strftime("%H:%M:%S UTC", time.gmtime(token.expires_on or 0))
             yield Attempt(
@@ -189,7 +197,7 @@ def attempts(feed: Feed, settings: Settings, sources: Iterable[Source]) -> Itera
             )
             return
         files = identity.files if isinstance(identity, Identity) else ()
-        yield Attempt(source.name, "served", token.source, token, files)
+        yield Attempt(source.name, "served", token.source, token, files, remember=identity is not None)
         return
 
 

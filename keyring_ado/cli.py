@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.verbose:
         _verbose()
-    config = settings.Settings.from_environ(os.environ)
     try:
+        config = settings.Settings.from_environ(os.environ)
         if args.command == "setup":
             return _setup(args.client, args.url, config, write=args.write, project=args.project)
         feed = feeds.parse(args.url, config.server_hosts) if args.url else None
@@ -57,6 +57,13 @@ def main(argv: list[str] | None = None) -> int:
         return _logout(feed, config)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug, or a fault nobody foresaw: one line, never a traceback or its text
+        _error(
+            f"{args.command} stopped unexpectedly ({type(exc).__name__}); run `keyring-ado -v {args.command} ...` "
+            "and report this"
+        )
+        _log.debug("keyring-ado: %s", type(exc).__name__, exc_info=args.verbose)
+        return 1
 
 
 def _say(message: str) -> None:
@@ -164,6 +171,10 @@ def _probe(url: str, username: str, secret: str, config: settings.Settings) -> d
 def _when(expires_on: float | None) -> str:
     if expires_on is None:
         return "never (a PAT; its own expiry is set in Azure DevOps)"
+    from .credential import sane_expiry  # noqa: PLC0415
+
+    if sane_expiry(expires_on) is None:
+        return "at a time that is not a real date"
     minutes = int((expires_on - time.time()) // 60)
     return f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(expires_on))} (in {minutes} min)"
 
@@ -183,11 +194,29 @@ def _logout(feed: feeds.Feed | None, config: settings.Settings) -> int:
     if config.cache_dir is None:
         _say("KEYRING_ADO_CACHE=off: nothing is kept on disk, so there is nothing to remove")
         return 0
+    directory = Path(config.cache_dir)
+    if directory.exists() and not directory.is_dir():
+        _error(
+            f"{directory} is not a directory, so nothing of keyring-ado's is kept there; check KEYRING_ADO_CACHE_DIR"
+        )
+        return 1
+    try:
+        removed = _remove(feed, directory)
+    except OSError as exc:
+        _error(f"logout stopped: {exc}; remove it by hand")
+        return 1
+    if removed:
+        _say("removed " + "; ".join(removed))
+    else:
+        _say(f"nothing to remove in {directory}")
+    return 0
+
+
+def _remove(feed: feeds.Feed | None, directory: Path) -> list[str]:
     from . import cache, discovery  # noqa: PLC0415
     from ._jsonfile import JsonFile  # noqa: PLC0415
     from .sources import signin  # noqa: PLC0415
 
-    directory = Path(config.cache_dir)
     removed: list[str] = []
     if feed is None:
         for name in (cache.FILE_NAME, discovery.FILE_NAME):
@@ -203,11 +232,7 @@ def _logout(feed: feeds.Feed | None, config: settings.Settings) -> int:
             if mine:
                 store.update(lambda current, drop=mine: {k: v for k, v in current.items() if k not in drop})  # type: ignore[misc]
                 removed.append(f"{len(mine)} entr{'y' if len(mine) == 1 else 'ies'} for {feed.describe()} in {name}")
-    if removed:
-        _say("removed " + "; ".join(removed))
-    else:
-        _say(f"nothing to remove in {directory}")
-    return 0
+    return removed
 
 
 def _setup(client: str, url: str, config: settings.Settings, *, write: bool, project: Path) -> int:

@@ -35,9 +35,12 @@ class Token(NamedTuple):  # not a dataclass: this is on every Azure lookup's imp
     """Seconds since the epoch; None when unknown (PATs)."""
 
     def __repr__(self) -> str:
-        expiry = (
-            "never" if self.expires_on is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.expires_on))
-        )
+        if self.expires_on is None:
+            expiry = "never"
+        elif sane_expiry(self.expires_on) is None:
+            expiry = "invalid"
+        else:
+            expiry = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.expires_on))
         return f"Token(secret='***', kind={self.kind.name}, source={self.source!r}, expires={expiry})"
 
     def fresh(self, margin: float = 0.0, now: float | None = None) -> bool:
@@ -66,5 +69,20 @@ def jwt_claims(secret: str) -> dict[str, object]:
 
 def jwt_expiry(secret: str) -> float | None:
     """The ``exp`` claim of a JWT, read without verifying it; None for anything else."""
-    exp = jwt_claims(secret).get("exp")
-    return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
+    return sane_expiry(jwt_claims(secret).get("exp"))
+
+
+#: Later than any token lives (the year 5138): an expiry beyond it is not a real one.
+_LATEST = 1e11
+
+
+def sane_expiry(value: object) -> float | None:
+    """*value* as seconds since the epoch when it is a finite number that is a real date (a NaN,
+    an infinity or the year 10^300 from a broken or forged answer is not); None otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if 0 <= number < _LATEST else None  # NaN fails both comparisons

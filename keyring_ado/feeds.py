@@ -167,16 +167,17 @@ def request_url(service: str) -> str | None:
 
 
 def without_userinfo(text: str) -> str:
-    """*text* (a URL a person typed, ours or not) with any user info in its authority replaced by
-    ``***@``: safe to print, since people put PATs there."""
-    scheme, sep, rest = text.partition("://")
-    if not sep:
-        scheme, rest = "", text
-    end = min((i for i in (rest.find(ch) for ch in "/?#\\") if i >= 0), default=len(rest))
-    authority = rest[:end]
-    if "@" not in authority:
+    """*text* (a URL a person typed, ours or not, well formed or not) with anything that may be user
+    info replaced by ``***``: safe to print, since people put PATs there. Everything between the
+    scheme and its slashes (``https://``, ``https:/``, ``//``, or nothing) and the last ``@`` goes."""
+    import re  # noqa: PLC0415 - only the CLI prints URLs
+
+    at = text.rfind("@")
+    if at < 0:
         return text
-    return f"{scheme}{sep}***@{authority.rpartition('@')[2]}{rest[end:]}"
+    lead = re.match(r"(?:[A-Za-z][A-Za-z0-9+.-]*:(?=[/\\]))?[/\\]*", text)  # a scheme only before a slash
+    start = lead.end() if lead else 0
+    return text[:start] + "***@" + text[at + 1 :] if at >= start else text
 
 
 def canonical_prefix(url: str, server_hosts: frozenset[str] = frozenset()) -> str | None:
@@ -268,11 +269,13 @@ def _legacy_org(host: str) -> str | None:
 
 
 def _valid_org(org: str) -> bool:
-    return 0 < len(org) <= 64 and org[0] != "-" and set(org.lower()) <= _ORG_CHARS
+    return 0 < len(org) <= 64 and org.isascii() and org[0] != "-" and set(org.lower()) <= _ORG_CHARS
 
 
 def _lower_path(segments: list[str]) -> str:
-    return "/" + "/".join(s.lower() for s in segments if s)
+    """The path in lower case, ASCII letters only: ``str.lower`` folds the Kelvin sign to ``k``, so
+    ``feed\u212a`` would match a prefix for ``feedk`` while the client requests ``feed%E2%84%AA``."""
+    return "/" + "/".join(s.encode().lower().decode() for s in segments if s)
 
 
 def _canonical(host: str, path: str, *, server: bool) -> str:

@@ -62,6 +62,7 @@ MANAGED_IDENTITY_MARKERS = (
     ("IDENTITY_ENDPOINT", "IMDS_ENDPOINT"),  # Azure Arc
     ("MSI_ENDPOINT",),  # Cloud Shell, Azure ML
 )
+MANAGED_IDENTITY_ENDPOINTS = ("IDENTITY_ENDPOINT", "MSI_ENDPOINT", "IMDS_ENDPOINT")
 CA_BUNDLE = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 # --- the az devops convention ----------------------------------------------------------------
 AZURE_DEVOPS_EXT_PAT = "AZURE_DEVOPS_EXT_PAT"
@@ -181,31 +182,23 @@ ALL_VARIABLES: tuple[str, ...] = (
 _FINGERPRINTED_BYTES = tuple(os.fsencode(name) for name in ALL_VARIABLES) if os.name == "posix" else ()
 
 DEFAULT_AZ_TIMEOUT = 20.0
+#: The longest any timeout may be: a lookup that waits longer than an hour is a hang.
+MAX_SECONDS = 3600.0
 _HEX = frozenset("0123456789abcdefABCDEF")
+_LABEL = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
 
 
 # NamedTuples, not dataclasses: keyring imports this module for every lookup on the machine, and
 # a frozen dataclass costs about 2 ms to create at import time, a NamedTuple a sixth of that.
-_SECRET_FIELDS = frozenset(
-    {
-        "password",
-        "pat",
-        "token",
-        "ext_pat",
-        "access_token",
-        "system_access_token",
-        "client_secret",
-        "client_certificate_password",
-        "github_request_token",
-    }
-)
-
-
 def _masked_repr(value: tuple[object, ...], fields: tuple[str, ...]) -> str:
+    """Booleans and numbers as they are; every text or collection only as set or not: people paste
+    secrets into URLs, host lists and tenant variables, and a repr must never show one."""
     shown = (
-        f"{name}={'***' if name in _SECRET_FIELDS and item else item!r}"
+        f"{name}={item!r}"
+        if item is None or isinstance(item, bool | int | float)
+        else f"{name}=<{'set' if item else 'empty'}>"
         for name, item in zip(fields, value, strict=True)
     )
     return f"{type(value).__name__}({', '.join(shown)})"
@@ -272,6 +265,9 @@ class Settings(NamedTuple):
     signin_timeout: float = DEFAULT_SIGNIN_TIMEOUT
     display: bool = False
     """A graphical session a browser could open in (and not an SSH login)."""
+    managed_identity_endpoint: str | None = None
+    """Where the host's managed identity answers (``IDENTITY_ENDPOINT``, ``MSI_ENDPOINT``,
+    ``IMDS_ENDPOINT``); None for the instance metadata service."""
     managed_identity: str | None = None
     """``system``, a user-assigned client id, or None (not asked); see :meth:`_Reader.managed_identity`."""
     search_path: str = ""
@@ -339,6 +335,9 @@ class Settings(NamedTuple):
             signin_timeout=reader.seconds(SIGNIN_TIMEOUT, DEFAULT_SIGNIN_TIMEOUT),
             display=_display(environ),
             managed_identity=reader.managed_identity(),
+            managed_identity_endpoint=next(
+                (v for n in MANAGED_IDENTITY_ENDPOINTS if (v := environ.get(n, "").strip())), None
+            ),
             ca_bundle=next((environ[n].strip() for n in CA_BUNDLE if environ.get(n, "").strip()), None),
             search_path=environ.get(SEARCH_PATH, ""),
             pathext=environ.get(PATHEXT, ""),
@@ -350,6 +349,19 @@ def _is_guid(text: str) -> bool:
     """8-4-4-4-12 hex digits (no regex: this module is imported for every keyring lookup)."""
     parts = text.split("-")
     return [len(p) for p in parts] == [8, 4, 4, 4, 12] and all(set(p) <= _HEX for p in parts)
+
+
+def _is_domain(text: str) -> bool:
+    """A DNS name like ``contoso.onmicrosoft.com``: dotted labels and a short alphabetic last one
+    (a PAT or a token pasted by mistake is neither, and is then never shown)."""
+    labels = text.split(".")
+    return (
+        len(text) <= 253
+        and len(labels) >= 2
+        and all(label and len(label) <= 63 and set(label) <= _LABEL for label in labels)
+        and labels[-1].isalpha()
+        and len(labels[-1]) <= 24
+    )
 
 
 def _display(environ: Mapping[str, str]) -> bool:
@@ -442,6 +454,9 @@ class _Reader:
         if not math.isfinite(value) or value <= 0:
             self.problem(f"{name} is not a positive number of seconds (its value is not shown); using {default:g}")
             return default
+        if value > MAX_SECONDS:
+            self.problem(f"{name} is more than {MAX_SECONDS:g} seconds; using {MAX_SECONDS:g}")
+            return MAX_SECONDS
         return value
 
     def managed_identity(self) -> str | None:
@@ -468,10 +483,11 @@ class _Reader:
         raw = self.environ.get(TENANT, "").strip()
         if not raw:
             return None
-        if not all(c.isalnum() or c in "-." for c in raw):
+        value = raw.lower()
+        if not (_is_guid(value) or value in {"organizations", "common", "consumers"} or _is_domain(value)):
             self.problem(f"{TENANT} is not a tenant id or domain (its value is not shown); ignoring it")
             return None
-        return raw.lower()
+        return value
 
     def cache_dir(self) -> str | None:
         raw = self.environ.get(CACHE, "").strip().lower()
@@ -533,6 +549,11 @@ class _Reader:
         except json.JSONDecodeError as exc:
             # exc carries a position, never the text around it
             self.problem(f"{name} is not valid JSON ({exc.msg} at character {exc.pos}); expected {expected}")
+            return ()
+        except (ValueError, RecursionError):  # nested too deep, or a number too long to read
+            self.problem(
+                f"{name} is not JSON keyring-ado can read (too deeply nested or too large); expected {expected}"
+            )
             return ()
         entries = document.get("endpointCredentials") if isinstance(document, dict) else None
         if not isinstance(entries, list):

@@ -68,6 +68,10 @@ def write(client: str, index: str, path: Path) -> bool:
         return _write_toml(client, index, path, by_hand)
     except OSError as exc:
         raise ConfigError(f"cannot update {path}: {exc.strerror or exc}; fix that, or {by_hand}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text; fix it, or {by_hand}") from None
+    except RecursionError:
+        raise ConfigError(f"{path} is nested too deeply to read; fix it, or {by_hand}") from None
 
 
 def _write_toml(client: str, index: str, path: Path, by_hand: str) -> bool:

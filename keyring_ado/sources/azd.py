@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._redact import quote_output
-from ..credential import Kind, Token
+from ..credential import Kind, Token, sane_expiry
 from ..errors import SourceFailed, SourceUnavailable
 from .azure_cli import AZURE_DEVOPS_RESOURCE, executable, run_cli
 from .base import Identity
@@ -32,9 +32,11 @@ class AzdSource:
         executable("azd", DESCRIPTION, settings)
         directory = settings.azd_config_dir or os.path.expanduser(os.path.join("~", ".azd"))
         config = os.path.join(directory, "config.json")
+        from .._jsonfile import read_regular  # noqa: PLC0415
+
         try:
-            with open(config, "rb") as stream:
-                document = json.loads(stream.read(4 << 20).decode("utf-8-sig"))
+            data = read_regular(config)
+            document: Any = json.loads(data.decode("utf-8-sig")) if data is not None else None
             user = document["auth"]["account"]["currentUser"]
         except (OSError, ValueError, RecursionError, KeyError, TypeError):
             return None
@@ -76,4 +78,6 @@ class AzdSource:
             ) from None
         if not isinstance(secret, str) or not secret:
             raise SourceFailed("azd auth token printed an empty token")
+        if sane_expiry(expires_on) is None:
+            raise SourceFailed("azd auth token printed an expiry that is not a real time; update azd")
         return Token(secret, Kind.ENTRA, source=self.name, expires_on=expires_on)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from .. import settings as names
 from .._redact import quote_output
-from ..credential import Kind, Token
+from ..credential import Kind, Token, sane_expiry
 from ..errors import SourceFailed, SourceUnavailable
 from .base import Identity
 
@@ -71,9 +71,11 @@ class AzureCliSource:
 def _signed_in_account(profile: str) -> tuple[str, ...] | None:
     """``(user, user type, tenant, subscription, cloud)`` of az's default account; ``()`` when the
     profile lists none (never logged in, or logged out); None when it cannot be read."""
+    from .._jsonfile import read_regular  # noqa: PLC0415
+
     try:
-        with open(profile, "rb") as stream:
-            document = json.loads(stream.read(4 << 20).decode("utf-8-sig"))  # az writes a BOM
+        data = read_regular(profile)
+        document = json.loads(data.decode("utf-8-sig")) if data is not None else None  # az writes a BOM
     except (OSError, ValueError, RecursionError):
         return None
     subscriptions = document.get("subscriptions") if isinstance(document, dict) else None
@@ -169,16 +171,18 @@ def _parse(stdout: str) -> Token:
 
 def _expiry(document: dict[str, object]) -> float | None:
     epoch = document.get("expires_on")
-    if isinstance(epoch, int | float) and not isinstance(epoch, bool):
-        return float(epoch)
-    if isinstance(epoch, str) and epoch.isdigit():
-        return float(epoch)
+    if isinstance(epoch, str) and epoch.isascii() and epoch.isdigit() and len(epoch) < 12:
+        epoch = int(epoch)
+    if sane_expiry(epoch) is not None:
+        return float(epoch)  # type: ignore[arg-type]
     local = document.get("expiresOn")  # naive local time in older az
     if isinstance(local, str):
         for pattern in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
             try:
-                return datetime.strptime(local, pattern).timestamp()
-            except ValueError:
+                moment = datetime.strptime(local, pattern).timestamp()
+            except (ValueError, OverflowError, OSError):
                 continue
+            if sane_expiry(moment) is not None:
+                return moment
     _log.debug("keyring-ado: az gave no expiry; assuming one hour")
     return time.time() + 3600

@@ -46,6 +46,15 @@ class ExternalFeedEndpointsSource:
         if best is None:
             raise SourceUnavailable(f"no entry of {variable} covers {feed.canonical_url}")
         endpoint = best[1]
+        if best[0] == 1 and feed.name is None:
+            # A bare host names no feed, and pip then reuses the answer for every feed on that host:
+            # only an organisation whose entries all carry one credential answers it.
+            passwords = {e.password for e in settings.endpoints if _rank(e, feed, settings.server_hosts) == 1}
+            if len(passwords) > 1:
+                raise SourceUnavailable(
+                    f"{variable} has different credentials for {feed.describe()}'s feeds, and {feed.host} "
+                    "alone names none of them"
+                )
         return Token(
             endpoint.password,
             Kind.PAT,

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _deadline, _http
 from .. import settings as names
 from .._redact import first_line, quote_output, redact
-from ..credential import Kind, Token
+from ..credential import Kind, Token, sane_expiry
 from ..discovery import DEFAULT_AUTHORITY_HOST, TRUSTED_AUTHORITY_HOSTS
 from ..errors import SourceFailed, SourceUnavailable
 from .azure_cli import AZURE_DEVOPS_RESOURCE
@@ -73,6 +73,7 @@ class ServicePrincipalSource:
             )
             return exchange_token(credential, self.name, settings)
         try:
+            _regular_file(settings.client_certificate_path or "")
             credential = azure.identity.CertificateCredential(
                 tenant_id,
                 client_id,
@@ -111,7 +112,7 @@ class WorkloadIdentitySource:
 
         def assertion() -> str:
             try:
-                text = path.read_text().strip()
+                text = _regular_file(str(path)).decode("utf-8", "replace").strip()
             except OSError as exc:
                 raise SourceFailed(
                     f"cannot read {names.FEDERATED_TOKEN_FILE} ({path}): {exc.strerror or exc}; "
@@ -205,16 +206,28 @@ def _entra_identity(source: str, settings: Settings, tenant_id: str, client_id: 
     return Identity(source, (entra_host(settings), tenant_id.lower(), client_id.lower(), *proof), ci=True)
 
 
+def _regular_file(path: str) -> bytes:
+    """The bytes of a certificate or token file; OSError when it cannot be read or is not a regular
+    file (a FIFO planted there would block the read for ever)."""
+    from .._jsonfile import read_regular  # noqa: PLC0415
+
+    data = read_regular(path, 1 << 20)
+    if data is None:
+        raise OSError(f"{path} is not a regular file")
+    return data
+
+
 def _file_digest(path: str) -> str:
     """A digest of a certificate or federated-token file's bytes: another file at the same path is
     another credential."""
+    from .._jsonfile import read_regular  # noqa: PLC0415
     from ..cache import keyed_digest  # noqa: PLC0415
 
     try:
-        with open(path, "rb") as stream:
-            return keyed_digest(b"keyring-ado file", stream.read(1 << 20))
+        data = read_regular(path, 1 << 20)
     except OSError:
         return "unreadable"  # get_token will say why
+    return "not a file" if data is None else keyed_digest(b"keyring-ado file", data)
 
 
 def _app(settings: Settings, name: str) -> tuple[str, str]:
@@ -316,7 +329,10 @@ def exchange_token(credential: Any, name: str, settings: Settings, deadline: flo
             raise SourceFailed(f"could not reach Entra ID: {said}; check the network and proxy settings") from None
         said = first_line(redact(str(exc), secrets), prefer="AADSTS")
         raise SourceFailed(f"Entra ID refused the token request: {said}") from None
-    return Token(access.token, Kind.ENTRA, source=name, expires_on=float(access.expires_on))
+    expires_on = sane_expiry(access.expires_on)
+    if expires_on is None:
+        raise SourceFailed(f"Entra ID answered with a token whose expiry is not a real time ({host})")
+    return Token(access.token, Kind.ENTRA, source=name, expires_on=expires_on)
 
 
 def _network_error(exc: BaseException, service_request_error: type[BaseException]) -> BaseException | None:

@@ -36,7 +36,12 @@ class ManagedIdentitySource:
             raise SourceUnavailable(
                 f"no managed identity announced by the host (set {names.MANAGED_IDENTITY}=1 on an Azure VM)"
             )
-        return Identity("mi", (settings.managed_identity,), ci=True)
+        import socket  # noqa: PLC0415
+
+        # Which identity, at which endpoint, of which machine: homes shared between machines (NFS)
+        # must not hand one machine's system-assigned identity's token to another.
+        where = settings.managed_identity_endpoint or "imds"
+        return Identity("mi", (settings.managed_identity, where, socket.gethostname()), ci=True)
 
     def get_token(self, feed: Feed, settings: Settings) -> Token:
         self.identity(feed, settings)

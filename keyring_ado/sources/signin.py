@@ -270,7 +270,8 @@ def _terminal() -> Iterator[IO[str]]:
 
 
 def _token(result: dict[str, Any], source: str) -> Token:
-    expires_in = float(result.get("expires_in", 3600))
+    given = result.get("expires_in", 3600)
+    expires_in = float(given) if isinstance(given, int | float) and 0 < given < 86400 * 7 else 3600.0
     return Token(result["access_token"], Kind.ENTRA, source=source, expires_on=time.time() + expires_in)
 
 
