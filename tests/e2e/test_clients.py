@@ -343,7 +343,10 @@ def test_device_code_sign_in_then_silent(clients: Clients) -> None:
     signin_env(clients)
     session = terminal.run(clients.uv_pip_install_argv(org.url(user="VssSessionToken")), clients.env, clients.tmp)
     assert session.returncode == 0, session.stdout + session.stderr + session.screen
-    assert "keyring-ado: to sign in, open https://microsoft.com/devicelogin in a browser and enter the code" in session.screen
+    assert (
+        "keyring-ado: to sign in, open https://microsoft.com/devicelogin in a browser and enter the code"
+        in session.screen
+    )
     assert "keyring-ado: signed in." in session.screen
     assert device_code_grants(clients) == 1
     assert len(clients.world.entra.grants(entra.DEVICE_CODE_GRANT)) == 3  # pending, pending, granted
