@@ -11,6 +11,7 @@ import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 INDEX_NAME = "ado"
 
@@ -94,17 +95,30 @@ def _write_toml(client: str, index: str, path: Path, by_hand: str) -> bool:
 
 
 def _check_toml(text: str, path: Path, by_hand: str, *, merged: bool = False) -> None:
-    """Refuse to touch a file that is not TOML, or to leave one that is not (Python 3.11+; 3.10
-    has no TOML parser in the standard library, and then the merge goes ahead unchecked)."""
+    """Refuse to touch a file that is not TOML, or to leave one that is not. Python 3.10 has no
+    TOML parser of its own: there the ``tomli`` backport is used when it is installed, and the
+    merge goes ahead unchecked when it is not."""
+    parser = _toml_parser()
+    if parser is None:
+        return
+    try:
+        parser.loads(text)
+    except parser.TOMLDecodeError as exc:
+        if merged:
+            raise ConfigError(f"adding the feed would leave {path} invalid ({exc}); {by_hand}") from None
+        raise ConfigError(f"{path} is not valid TOML ({exc}); fix it, or {by_hand}") from None
+
+
+def _toml_parser() -> Any:  # noqa: ANN401 - tomllib, or the same module as tomli
     if sys.version_info >= (3, 11):
         import tomllib  # noqa: PLC0415
 
-        try:
-            tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            if merged:
-                raise ConfigError(f"adding the feed would leave {path} invalid ({exc}); {by_hand}") from None
-            raise ConfigError(f"{path} is not valid TOML ({exc}); fix it, or {by_hand}") from None
+        return tomllib
+    try:
+        import tomli  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415
+    except ImportError:
+        return None
+    return tomli
 
 
 def _write_pip(index: str, path: Path, by_hand: str) -> bool:

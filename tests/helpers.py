@@ -34,3 +34,13 @@ def process_env(tmp_path: Path, az_directory: Path, **more: str) -> dict[str, st
     env = {k: v for k, v in os.environ.items() if k not in settings.ALL_VARIABLES}
     env.update({"HOME": str(tmp_path / "home"), "PATH": str(az_directory), "XDG_CACHE_HOME": str(tmp_path / "cache")})
     return {**env, **more}
+
+
+def leaked(secret: str, *texts: str) -> list[str]:
+    """The distinctive fragments of *secret* found in *texts*: each segment of a JWT, and any 12
+    characters in a row. A whole-string check passes when a quote cuts the secret short or a mask
+    hides only part of it; this one does not."""
+    seen = "\n".join(texts)
+    fragments = [part for part in secret.split(".") if len(part) >= 8] if secret.startswith("eyJ") else []
+    fragments += [secret[i : i + 12] for i in range(max(0, len(secret) - 11))]
+    return sorted({fragment for fragment in fragments if fragment in seen})

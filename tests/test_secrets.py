@@ -12,6 +12,7 @@ from keyring_ado.backend import AdoKeyring
 from keyring_ado.credential import Kind, Token
 from keyring_ado.settings import Settings
 from tests.fakes.az import FakeAz, jwt
+from tests.helpers import leaked
 
 URL = "https://pkgs.dev.azure.com/contoso/_packaging/feed/pypi/simple/"
 SERVER_URL = "https://tfs.contoso.test/c/_packaging/f/pypi/simple/"
@@ -77,16 +78,16 @@ def test_no_canary_anywhere(  # noqa: PLR0917 - parameters and fixtures
         + [r.exc_text or "" for r in caplog.records]
     )
     assert output.out == ""
-    assert CANARY_JWT not in seen
-    assert CANARY_PAT not in seen
-    assert CANARY_EXPIRED not in seen
+    assert not leaked(CANARY_JWT, seen)
+    assert not leaked(CANARY_PAT, seen)
+    assert not leaked(CANARY_EXPIRED, seen)
     assert caplog.records, "a failing lookup says why"
 
 
 def test_token_repr_hides_the_secret() -> None:
     """repr(Token) names the kind and source, never the secret."""
     token = Token(CANARY_PAT, Kind.PAT, source="KEYRING_ADO_PAT")
-    assert CANARY_PAT not in repr(token)
+    assert not leaked(CANARY_PAT, repr(token))
     assert "KEYRING_ADO_PAT" in repr(token)
 
 
@@ -95,7 +96,7 @@ def test_success_logs_no_secret(monkeypatch: pytest.MonkeyPatch, caplog: pytest.
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("KEYRING_ADO_PAT", CANARY_PAT)
     assert AdoKeyring().get_password(URL, "u") == CANARY_PAT
-    assert CANARY_PAT not in caplog.text
+    assert not leaked(CANARY_PAT, caplog.text)
     assert "using a PAT from KEYRING_ADO_PAT" in caplog.text
     chain.forget()
 
@@ -135,18 +136,28 @@ def test_identity_failures_leak_nothing(
     caplog.set_level(logging.DEBUG)
     assertion_file = Path(str(tmp_path)) / "assertion"
     assertion_file.write_text(CANARY_JWT)
+    expected = {
+        "service principal, wrong secret": "service principal failed: Entra ID refused the token request: "
+        "Authentication failed: AADSTS7000215",
+        "GitHub OIDC, wrong request token": "GitHub Actions OIDC failed: the ID token issuer",
+        "workload identity, rejected assertion": "workload identity failed: Entra ID refused the token request",
+        "Pipelines OIDC, refused job token": "Azure Pipelines service connection failed: the ID token issuer",
+    }
     for label, environ in identity_failures(routed):
         chain.forget()
+        before = len(caplog.records)
         for name, value in environ.items():
             monkeypatch.setenv(name, str(assertion_file) if value == "CANARY_FILE" else value)
         if "SYSTEM_ACCESSTOKEN" in environ:
             monkeypatch.setenv("SYSTEM_ACCESSTOKEN", CANARY_JWT)
         assert AdoKeyring().get_credential(URL, None) is None, label
+        warnings = [r.getMessage() for r in caplog.records[before:] if r.levelno >= logging.WARNING]
+        assert len(warnings) == 1, (label, warnings)
+        assert expected[label] in warnings[0], (label, warnings[0])
         for name in environ:
             monkeypatch.delenv(name)
     output = capsys.readouterr()
     seen = "\n".join([output.out, output.err, caplog.text, *(str(r.args) for r in caplog.records)])
     assert output.out == ""
-    assert CANARY_PAT not in seen
-    assert CANARY_JWT not in seen
-    assert seen.count("failed") >= 4, caplog.text
+    assert not leaked(CANARY_PAT, seen)
+    assert not leaked(CANARY_JWT, seen)

@@ -12,7 +12,8 @@ from keyring_ado import chain, discovery
 from keyring_ado.credential import Kind
 from keyring_ado.settings import Settings
 from tests.conftest import AdoWorld
-from tests.fakes.artifacts import FakeVssps
+from tests.fakes import entra
+from tests.fakes.artifacts import TENANT, FakeVssps
 from tests.fakes.az import FakeAz
 from tests.helpers import feed
 
@@ -178,3 +179,59 @@ def test_session_tokens_are_named_without_the_machine_unless_asked(
     _, other, _ = org_urls(routed)
     assert chain.lookup(feed(other), Settings.from_environ(os.environ)) is not None
     assert fake.requests[-1]["body"]["displayName"] == f"keyring-ado on {socket.gethostname()}"
+
+
+def test_what_is_asked_of_vssps_and_what_comes_back(routed: AdoWorld, session_on: FakeAz) -> None:
+    """The exchange is one POST to the organisation's SessionTokens API at api-version
+    5.0-preview.1, JSON in and out, the redirect suppressed, the person's Entra token as bearer;
+    what comes back is the session token the feed accepts, scoped as asked (issue 15, item 3)."""
+    org, simple, _ = org_urls(routed)
+    fake = vssps(routed)
+    fake.requests.clear()
+    token = chain.lookup(feed(simple), Settings.from_environ(os.environ))
+    assert token is not None
+    [asked] = fake.requests
+    assert asked["path"].startswith(f"/{org}/_apis/Token/SessionTokens?")
+    assert asked["query"] == {"tokenType": "SelfDescribing", "api-version": "5.0-preview.1"}
+    assert asked["accept"] == "application/json"
+    assert asked["suppress"] == "Suppress"
+    assert routed.entra.valid_for(asked["bearer"], TENANT)
+    assert entra.claims_of(asked["bearer"]).get("idtyp") != "app"
+    assert asked["body"]["scope"] == "vso.packaging"
+    assert token.kind is Kind.SESSION
+    assert fake.scopes[token.secret] == "vso.packaging"
+    assert token.secret in routed.state.accepted[org]
+
+
+@pytest.mark.parametrize("kind", ["service principal", "managed identity"])
+def test_application_tokens_are_never_exchanged(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    """With KEYRING_ADO_SESSION_TOKEN=1, a service principal's or managed identity's token is used
+    as it is: vssps is not asked."""
+    from tests.fakes import imds
+
+    monkeypatch.setenv("KEYRING_ADO_SESSION_TOKEN", "1")
+    _, simple, _ = org_urls(routed)
+    fake = vssps(routed)
+    fake.requests.clear()
+    if kind == "service principal":
+        client_id, secret = routed.entra.add_secret_client()
+        for name, value in {
+            "AZURE_CLIENT_ID": client_id,
+            "AZURE_TENANT_ID": TENANT,
+            "AZURE_CLIENT_SECRET": secret,
+        }.items():
+            monkeypatch.setenv(name, value)
+        token = chain.lookup(feed(simple), Settings.from_environ(os.environ))
+    else:
+        server = imds.serve(routed.entra)
+        try:
+            port = server.server_address[1]
+            monkeypatch.setenv("IDENTITY_ENDPOINT", f"http://127.0.0.1:{port}/msi/token")
+            monkeypatch.setenv("IDENTITY_HEADER", imds.IDENTITY_HEADER)
+            token = chain.lookup(feed(simple), Settings.from_environ(os.environ))
+        finally:
+            server.shutdown()
+            server.server_close()
+    assert token is not None
+    assert token.kind is Kind.ENTRA
+    assert fake.requests == []

@@ -177,6 +177,14 @@ def test_twine_upload_then_install(clients: Clients) -> None:
     assert "/pypi/upload/" in " ".join(org.authorized_requests())
     assert_no_secret(org, result.stdout, result.stderr)
     assert len(clients.fake_az().calls) == 1, "twine asks twice; az is run once"
+    # ...and what was uploaded installs from the feed, through the same cached token.
+    installed = clients.pip(
+        "install", "--no-input", "--keyring-provider", "import", "--index-url", org.url(),
+        "--target", str(clients.target), "uploaded-pkg==2.0",
+    )  # fmt: skip
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    assert (clients.target / "uploaded_pkg" / "__init__.py").read_text() == "__version__ = '2.0'\n"
+    assert len(clients.fake_az().calls) == 1, "the install used the token the upload cached"
 
 
 def test_poetry_install(clients: Clients) -> None:

@@ -28,6 +28,7 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 HOSTED = "pkgs.dev.azure.com"
 LEGACY_SUFFIX = ".pkgs.visualstudio.com"
@@ -248,6 +249,10 @@ def _challenge(org: str) -> tuple[int, list[tuple[str, str]], bytes]:
     )
 
 
+#: The only version of the session token API the fake (like keyring-ado) speaks.
+SESSION_API_VERSION = "5.0-preview.1"
+
+
 class FakeVssps:
     """``POST /{org}/_apis/Token/SessionTokens`` on vssps.dev.azure.com: a person's Entra token in,
     a scoped session token out, which the feed then accepts (uploads only with the write scope)."""
@@ -266,13 +271,17 @@ class FakeVssps:
         segments = [s for s in target.partition("?")[0].split("/") if s]
         bearer = (headers.get("Authorization") or "").removeprefix("Bearer ")
         document = json.loads(body or b"{}")
-        self.requests.append({"path": target, "body": document, "bearer": bearer})
-        if (
-            method != "POST"
-            or segments[1:] != ["_apis", "Token", "SessionTokens"]
-            or "tokenType=SelfDescribing" not in target
-        ):
+        query = {k: v[0] for k, v in parse_qs(target.partition("?")[2]).items()}
+        seen = {"accept": headers.get("Accept"), "suppress": headers.get("X-TFS-FedAuthRedirect")}
+        self.requests.append({"path": target, "body": document, "bearer": bearer, "query": query, **seen})
+        if method != "POST" or segments[1:] != ["_apis", "Token", "SessionTokens"]:
             return 404, [], b"Not Found"
+        if headers.get("X-TFS-FedAuthRedirect") != "Suppress":  # as the feed: a browser's sign-in page
+            return 302, [("Location", "https://spsprodweu5.vssps.visualstudio.com/_signin?realm=dev.azure.com")], b""
+        if query.get("api-version") != SESSION_API_VERSION or query.get("tokenType") != "SelfDescribing":
+            return 400, [("Content-Type", "application/json")], b'{"message":"VS800006: api-version or tokenType"}'
+        if "application/json" not in (headers.get("Accept") or ""):
+            return 203, [("Content-Type", "text/html")], b"<html>Azure DevOps Services | Sign In</html>"
         entra = self.state.entra
         claims = entra.issued.get(bearer) if entra is not None else None
         if not claims or not entra.valid_for(bearer, TENANT) or claims.get("idtyp") == "app":

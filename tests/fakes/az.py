@@ -32,14 +32,17 @@ token = config.get("token", "")
 time.sleep(config.get("delay", 0))
 if mode == "token" or mode == "expired":
     expires = int(time.time()) + (-120 if mode == "expired" else config.get("lifetime", 3600))
-    print(json.dumps({{
+    printed = {{
         "accessToken": token,
         "expiresOn": time.strftime("%Y-%m-%d %H:%M:%S.000000", time.localtime(expires)),
         "expires_on": expires,
         "subscription": "00000000-1111-2222-3333-444444444444",
         "tenant": "72f988bf-86f1-41af-91ab-2d7cd011db47",
         "tokenType": "Bearer",
-    }}, indent=2))
+    }}
+    if config.get("old"):  # az before 2.54 printed only the naive local time
+        del printed["expires_on"]
+    print(json.dumps(printed, indent=2))
 elif mode == "not_logged_in":
     sys.stderr.write("ERROR: Please run 'az login' to setup account.\n")
     sys.exit(1)
@@ -85,8 +88,11 @@ class FakeAz:
         self.user, self.tenant = USER, TENANT
         self.configure("not_logged_in")
 
-    def configure(self, mode: str, token: str = "", lifetime: int = 3600, delay: float = 0) -> None:
-        config = {"mode": mode, "token": token, "lifetime": lifetime, "delay": delay}
+    def configure(
+        self, mode: str, token: str = "", lifetime: int = 3600, delay: float = 0, *, old: bool = False
+    ) -> None:
+        """*old*: print only ``expiresOn`` (local time, no zone), as az before 2.54 did."""
+        config = {"mode": mode, "token": token, "lifetime": lifetime, "delay": delay, "old": old}
         (self.directory / "az.json").write_text(json.dumps(config))
         self.write_profile(signed_in=mode != "not_logged_in")
 

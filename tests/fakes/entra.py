@@ -83,6 +83,11 @@ class FakeEntra:
     github_request_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     pipelines_job_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     token_lifetime: int = 3599
+    #: Public client applications registered in the tenant: Azure Artifacts' (keyring-ado's default)
+    #: and the Azure CLI's. A sign-in by any other client id is refused (AADSTS700016), as Entra does.
+    public_clients: set[str] = field(
+        default_factory=lambda: {"d5a56ea4-7369-46b8-a538-c370805301bf", "04b07795-8ddb-461a-bbee-02f9e1bf7b46"}
+    )
     polls_before_approval: int = 2
     #: ``(error, description)`` Entra answers a device-code poll with after the first pending one:
     #: a refusal (declined, Conditional Access) instead of the person completing the sign-in.
@@ -195,6 +200,9 @@ class FakeEntra:
         return _json(200, {"code": code, "state": query.get("state", ""), "redirect_uri": query["redirect_uri"]})
 
     def _devicecode(self, tenant: str, form: dict[str, str]) -> Response:
+        unknown = self._unknown_public_client(form.get("client_id", ""))
+        if unknown is not None:
+            return unknown
         device_code = secrets.token_urlsafe(24)
         user_code = "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(9))
         self.flows[device_code] = DeviceFlow(
@@ -219,23 +227,19 @@ class FakeEntra:
         scope = form.get("scope", "")
         if grant == DEVICE_CODE_GRANT and form.get("device_code") in self.flows:
             scope = scope or self.flows[form["device_code"]].scope
-        if ADO_RESOURCE not in scope:
-            return _error(400, "invalid_scope", "AADSTS70011: The provided scope is not valid.")
+        asked = set(scope.split()) - {"offline_access", "openid", "profile"}
+        if asked != {f"{ADO_RESOURCE}/.default"}:  # exactly Azure DevOps, not a scope that merely contains it
+            return _error(
+                400, "invalid_scope", "AADSTS70011: The provided value for the input parameter 'scope' is not valid."
+            )
         if grant == "client_credentials":
-            refused = self._client_refused(client_id, form)
-            return refused or _json(200, self._access(tenant, client_id, app=True))
+            return self._client_credentials(tenant, client_id, scope, form)
+        if grant in {DEVICE_CODE_GRANT, "authorization_code", "refresh_token"}:
+            unknown = self._unknown_public_client(client_id)
+            if unknown is not None:
+                return unknown
         if grant == DEVICE_CODE_GRANT:
-            flow = self.flows.get(form.get("device_code", ""))
-            if flow is None:
-                return _error(400, "expired_token", "AADSTS70019: Verification code expired.")
-            flow.polls += 1
-            if self.device_refusal is not None and flow.polls > 1:
-                del self.flows[form["device_code"]]
-                return _error(400, *self.device_refusal)
-            if flow.polls <= flow.polls_before_approval:
-                return _error(400, "authorization_pending", "AADSTS70016: Pending end-user authorization.")
-            del self.flows[form["device_code"]]
-            return _json(200, self._user_tokens(tenant, client_id, scope))
+            return self._device_code_grant(tenant, client_id, scope, form)
         if grant == "authorization_code":
             asked = self.codes.pop(form.get("code", ""), None)
             verifier = form.get("code_verifier", "").encode()
@@ -250,6 +254,42 @@ class FakeEntra:
                 return _error(400, "invalid_grant", "AADSTS700082: The refresh token has expired.")
             return _json(200, self._user_tokens(tenant, client_id, scope))
         return _error(400, "unsupported_grant_type", f"AADSTS70003: grant type {grant} is not supported.")
+
+    def _device_code_grant(self, tenant: str, client_id: str, scope: str, form: dict[str, str]) -> Response:
+        flow = self.flows.get(form.get("device_code", ""))
+        if flow is None:
+            return _error(400, "expired_token", "AADSTS70019: Verification code expired.")
+        if flow.client_id != client_id:  # a device code is bound to the application that started it
+            return _error(400, "invalid_grant", "AADSTS70000: The device code was issued to another application.")
+        flow.polls += 1
+        if self.device_refusal is not None and flow.polls > 1:
+            del self.flows[form["device_code"]]
+            return _error(400, *self.device_refusal)
+        if flow.polls <= flow.polls_before_approval:
+            return _error(400, "authorization_pending", "AADSTS70016: Pending end-user authorization.")
+        del self.flows[form["device_code"]]
+        return _json(200, self._user_tokens(tenant, client_id, scope))
+
+    def _client_credentials(self, tenant: str, client_id: str, scope: str, form: dict[str, str]) -> Response:
+        if tenant in {"organizations", "common", "consumers"}:
+            return _error(
+                400,
+                "invalid_request",
+                f"AADSTS90002: Tenant '{tenant}' not found; an application signs in to its own tenant.",
+            )
+        if scope.strip() != f"{ADO_RESOURCE}/.default":
+            return _error(400, "invalid_scope", "AADSTS1002012: The provided value for scope is not valid.")
+        refused = self._client_refused(client_id, form)
+        return refused or _json(200, self._access(tenant, client_id, app=True))
+
+    def _unknown_public_client(self, client_id: str) -> Response | None:
+        if client_id in self.public_clients:
+            return None
+        return _error(
+            400,
+            "unauthorized_client",
+            f"AADSTS700016: Application with identifier '{client_id}' was not found in the directory 'Contoso'.",
+        )
 
     def _client_refused(self, client_id: str, form: dict[str, str]) -> Response | None:
         assertion = form.get("client_assertion", "")

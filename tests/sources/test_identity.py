@@ -19,7 +19,7 @@ from keyring_ado.sources.identity import (
 from tests.conftest import AdoWorld
 from tests.fakes import entra
 from tests.fakes.artifacts import TENANT
-from tests.helpers import feed
+from tests.helpers import feed, leaked
 
 
 def current(monkeypatch: pytest.MonkeyPatch, **values: str) -> Settings:
@@ -37,7 +37,7 @@ def test_service_principal_secret(routed: AdoWorld, monkeypatch: pytest.MonkeyPa
     assert (identity.source, identity.ci) == ("sp", True)
     assert client_id in identity.parts
     assert secret in identity.parts, "the secret identifies the credential (it is only ever hashed)"
-    assert secret not in repr(identity)
+    assert not leaked(secret, repr(identity))
     token = source.get_token(feed(), settings)
     assert (token.kind, token.source) == (Kind.ENTRA, "service principal")
     assert routed.entra.valid_for(token.secret, TENANT)
@@ -51,7 +51,7 @@ def test_service_principal_wrong_secret(routed: AdoWorld, monkeypatch: pytest.Mo
     settings = current(monkeypatch, AZURE_CLIENT_ID=client_id, AZURE_TENANT_ID=TENANT, AZURE_CLIENT_SECRET=wrong)
     with pytest.raises(SourceFailed, match="AADSTS7000215") as caught:
         ServicePrincipalSource().get_token(feed(), settings)
-    assert wrong not in str(caught.value)
+    assert not leaked(wrong, str(caught.value))
 
 
 def test_service_principal_certificate(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -121,7 +121,7 @@ def test_github_oidc_bad_request_token(routed: AdoWorld, monkeypatch: pytest.Mon
     )
     with pytest.raises(SourceFailed, match="answered 401") as caught:
         GitHubOidcSource().get_token(feed(), settings)
-    assert bad not in str(caught.value)
+    assert not leaked(bad, str(caught.value))
 
 
 def test_pipelines_service_connection(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -167,7 +167,7 @@ def test_entra_unreachable_says_so(routed: AdoWorld, monkeypatch: pytest.MonkeyP
     )
     with pytest.raises(SourceFailed, match=r"^could not reach Entra ID: .*403.*check the network") as caught:
         ServicePrincipalSource().get_token(feed(), settings)
-    assert secret not in str(caught.value)
+    assert not leaked(secret, str(caught.value))
 
 
 @pytest.mark.parametrize(
@@ -200,4 +200,4 @@ def test_entra_garbage_is_failed(routed: AdoWorld, monkeypatch: pytest.MonkeyPat
             ServicePrincipalSource().get_token(feed(), settings)
     finally:
         routed.entra.garbage = 0
-    assert secret not in str(caught.value)
+    assert not leaked(secret, str(caught.value))

@@ -86,3 +86,16 @@ def test_app_service_identity(routed: AdoWorld, fake_imds: imds._Server, monkeyp
     token = ManagedIdentitySource().get_token(feed(), Settings.from_environ(os.environ))
     assert routed.entra.valid_for(token.secret, TENANT)
     assert fake_imds.calls[-1]["path"] == "/msi/token"
+
+
+def test_the_fake_app_service_refuses_a_wrong_header(
+    routed: AdoWorld, fake_imds: imds._Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The App Service endpoint checks the header's value, not only that one was sent (issue 15, item 10)."""
+    monkeypatch.setenv("IDENTITY_ENDPOINT", f"http://127.0.0.1:{fake_imds.server_address[1]}/msi/token")
+    monkeypatch.setenv("IDENTITY_HEADER", "wrong-header")
+    with pytest.raises((SourceFailed, SourceUnavailable)):
+        ManagedIdentitySource().get_token(feed(), Settings.from_environ(os.environ))
+    assert fake_imds.calls, "the endpoint was asked"
+    assert fake_imds.calls[-1]["api-version"] == imds.APP_SERVICE_API_VERSION
+    assert fake_imds.calls[-1]["resource"] == "499b84ac-1321-427f-aa17-267ca6975798"

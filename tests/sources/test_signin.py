@@ -6,6 +6,7 @@ import io
 import json
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -133,10 +134,13 @@ def test_timeout_is_bounded(routed: AdoWorld, terminal: io.StringIO, monkeypatch
     routed.entra.polls_before_approval = 1000
     try:
         settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1", KEYRING_ADO_SIGNIN_TIMEOUT="2")
+        started = time.monotonic()
         with pytest.raises(SourceFailed, match="did not complete within 2 s"):
             SignInSource().get_token(feed(), settings)
+        took = time.monotonic() - started
     finally:
         routed.entra.polls_before_approval = 2
+    assert 2 <= took < 2 + 1 + 3, f"{took:.1f} s: bounded by the timeout, plus at most one poll interval"
 
 
 def test_expired_access_token_is_refreshed_silently(
@@ -284,3 +288,37 @@ def test_quoted_remote_text_loses_its_control_characters() -> None:
 
     for quoted in (first_line(ESCAPES + "AADSTS50076: MFA"), quote_output(ESCAPES + "bad"), redact(ESCAPES)):
         assert not any(ch in quoted for ch in "\x1b\x07\x9b"), repr(quoted)
+
+
+def test_the_sign_in_is_azure_artifacts_own_application(
+    routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default client id is pinned (Azure Artifacts' public client), and the fake Entra knows
+    only the applications registered in it: a random id would be refused, so this cannot drift."""
+    settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1")
+    routed.entra.log.clear()
+    SignInSource().get_token(feed(), settings)
+    started = [e for e in routed.entra.log if e["path"].endswith("/devicecode")]
+    assert [e["client_id"] for e in started] == ["d5a56ea4-7369-46b8-a538-c370805301bf"]
+    assert {e["client_id"] for e in routed.entra.grants(entra.DEVICE_CODE_GRANT)} == {started[0]["client_id"]}
+
+
+def test_keyring_ado_client_id_is_honoured(
+    routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KEYRING_ADO_CLIENT_ID: your organisation's own registration signs in; an unregistered one is
+    refused by Entra with AADSTS700016, quoted."""
+    import uuid
+
+    ours = str(uuid.uuid4())
+    routed.entra.public_clients.add(ours)
+    settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1", KEYRING_ADO_CLIENT_ID=ours)
+    routed.entra.log.clear()
+    token = SignInSource().get_token(feed(), settings)
+    assert entra.claims_of(token.secret)["appid"] == ours
+    assert {e["client_id"] for e in routed.entra.log if "client_id" in e} == {ours}
+    stranger = str(uuid.uuid4())
+    monkeypatch.setenv("KEYRING_ADO_CACHE_DIR", str(Path(settings.cache_dir or "") / "other"))
+    refused = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1", KEYRING_ADO_CLIENT_ID=stranger)
+    with pytest.raises(SourceFailed, match="AADSTS700016"):
+        SignInSource().get_token(feed(), refused)
