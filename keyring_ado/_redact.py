@@ -2,31 +2,36 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
 _MASK = "***"
-# JWTs (Entra and session tokens), then long opaque runs such as PATs (52 or 84 characters).
-# The second pattern leaves hyphens out so that GUIDs (tenants, feeds) stay readable.
-_PATTERNS = (
-    re.compile(r"eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*\.?[A-Za-z0-9_\-]*"),
-    re.compile(r"(?<![A-Za-z0-9+/_])[A-Za-z0-9+/_]{32,}={0,2}"),
-)
-# The value of any JSON or form field named like a secret, whatever its shape: az printing half a
-# JSON document on failure, an OAuth error that echoes a refresh token.
-_FIELD = re.compile(
-    r"""(?i)((?:access_?token|refresh_?token|id_?token|token|secret|password|client_?secret)["']?\s*[:=]\s*["']?)"""
-    r"""[^"'\s,}&]+"""
-)
 _MAX_QUOTE = 300
-# C0 and C1 control characters (ESC starts the sequences that retitle a window, clear the screen or
-# write the clipboard); newlines are kept for splitting, then dropped with the rest.
-_CONTROLS = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+@functools.cache  # compiled on the first quote, not on every lookup that imports this module
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    return (
+        # The value of any JSON or form field named like a secret, whatever its shape: az printing
+        # half a JSON document on failure, an OAuth error that echoes a refresh token.
+        re.compile(
+            r"""(?i)((?:access_?token|refresh_?token|id_?token|token|secret|password|client_?secret)["']?\s*[:=]\s*["']?)"""
+            r"""[^"'\s,}&]+"""
+        ),
+        # JWTs (Entra and session tokens), then long opaque runs such as PATs (52 or 84 characters);
+        # the second leaves hyphens out so that GUIDs (tenants, feeds) stay readable.
+        re.compile(r"eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*\.?[A-Za-z0-9_\-]*"),
+        re.compile(r"(?<![A-Za-z0-9+/_])[A-Za-z0-9+/_]{32,}={0,2}"),
+        # C0 and C1 control characters (ESC starts the sequences that retitle a window, clear the
+        # screen or write the clipboard); newlines are kept for splitting, then dropped with the rest.
+        re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]"),
+    )
 
 
 def strip_controls(text: str) -> str:
     """*text* without control characters, so that text from elsewhere cannot drive a terminal."""
-    return _CONTROLS.sub("", text)
+    return _patterns()[3].sub("", text)
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
@@ -34,9 +39,9 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     for secret in secrets:
         if secret:
             text = text.replace(secret, _MASK)
-    text = _FIELD.sub(lambda match: match.group(1) + _MASK, text)
-    for pattern in _PATTERNS:
-        text = pattern.sub(_MASK, text)
+    field, jwt, opaque, _ = _patterns()
+    text = field.sub(lambda match: match.group(1) + _MASK, text)
+    text = opaque.sub(_MASK, jwt.sub(_MASK, text))
     return strip_controls(text)
 
 

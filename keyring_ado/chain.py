@@ -12,17 +12,16 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from ._redact import redact
 from .credential import Kind, Token, sane_expiry
 from .errors import SourceFailed, SourceUnavailable
-from .sources.base import Identity
 
 if TYPE_CHECKING:
     from .feeds import Feed
     from .settings import Settings
-    from .sources.base import Source
+    from .sources.base import Identity, Source
 
 _log = logging.getLogger(__name__)
 
@@ -40,13 +39,26 @@ _tokens: dict[tuple[object, ...], Token] = {}
 _reported: set[str] = set()
 
 
-class _Answer(NamedTuple):
-    token: Token | None
-    until: float
-    settings: Settings
-    environment: tuple[object, ...] | None
-    """The environment's fingerprint the settings were read from, when the backend gave it."""
-    files: tuple[tuple[str, tuple[int, ...] | None], ...] = ()
+class _Answer:
+    """What the last lookup of one URL answered, and what it depended on (a plain class: a
+    NamedTuple costs every Azure lookup's import a class build)."""
+
+    __slots__ = ("environment", "files", "settings", "token", "until")
+
+    def __init__(
+        self,
+        token: Token | None,
+        until: float,
+        settings: Settings,
+        environment: tuple[object, ...] | None,
+        files: tuple[tuple[str, tuple[int, ...] | None], ...],
+    ) -> None:
+        self.token = token
+        self.until = until
+        self.settings = settings
+        self.environment = environment
+        """The environment's fingerprint the settings were read from, when the backend gave it."""
+        self.files = files
 
 
 #: The sources in the order they are asked, as ``module:class`` under ``keyring_ado.sources``.
@@ -196,7 +208,7 @@ def attempts(feed: Feed, settings: Settings, sources: Iterable[Source]) -> Itera
                 f"gave a token that had already expired at {when}; check the system clock, then sign in again",
             )
             return
-        files = identity.files if isinstance(identity, Identity) else ()
+        files = identity.files if identity is not None and identity is not _NO_IDENTITY else ()
         yield Attempt(source.name, "served", token.source, token, files, remember=identity is not None)
         return
 
@@ -244,7 +256,7 @@ def _public_read(feed: Feed, settings: Settings) -> bool:
 
 #: Returned by :func:`_identity` for a source that has no ``identity`` (its answer is instant and
 #: comes from the settings alone: environment variables, the credential provider's variables).
-_NO_IDENTITY = Identity("", ())
+_NO_IDENTITY = cast("Identity", object())  # a sentinel: importing sources.base costs every lookup 2 M instructions
 
 
 def _identity(source: Source, feed: Feed, settings: Settings) -> Identity | None:
