@@ -15,9 +15,11 @@ def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.P
     return (
         # The value of any JSON or form field named like a secret, whatever its shape: az printing
         # half a JSON document on failure, an OAuth error that echoes a refresh token.
+        # The whole value, however it is quoted, escaped, bracketed or spaced: everything up to the
+        # next field (`, "name":` or `&name=`) or the end of the line.
         re.compile(
-            r"""(?i)((?:access_?token|refresh_?token|id_?token|token|secret|password|client_?secret)["']?\s*[:=]\s*["']?)"""
-            r"""[^"'\s,}&]+"""
+            r"""(?im)((?:access_?token|refresh_?token|id_?token|token|secret|password|client_?secret)"""
+            r"""[\\"']*\s*[:=])(.+?)(?=,\s*[\\"']*[A-Za-z_]+[\\"']*\s*:|&[A-Za-z_]+=|$)"""
         ),
         # JWTs (Entra and session tokens), then long opaque runs such as PATs (52 or 84 characters);
         # the second leaves hyphens out so that GUIDs (tenants, feeds) stay readable.
@@ -40,7 +42,7 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
         if secret:
             text = text.replace(secret, _MASK)
     field, jwt, opaque, _ = _patterns()
-    text = field.sub(lambda match: match.group(1) + _MASK, text)
+    text = field.sub(lambda match: match.group(1) + " " + _MASK, text)
     text = opaque.sub(_MASK, jwt.sub(_MASK, text))
     return strip_controls(text)
 

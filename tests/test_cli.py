@@ -173,8 +173,9 @@ def test_setup_refuses_a_broken_pip_conf(world_env: dict[str, str], tmp_path: Pa
 
 
 def test_setup_cannot_write(world_env: dict[str, str], tmp_path: Path) -> None:
-    """A configuration path that cannot be written (here a directory stands in its way): one line."""
-    (tmp_path / "config" / "uv" / "uv.toml").mkdir(parents=True)
+    """A configuration path that cannot be written (here a file stands where its directory goes): one line."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "uv").write_text("")
     result = cli(world_env, "setup", "uv", FEED, "--write")
     assert result.returncode == 1
     assert result.stderr.startswith(f"keyring-ado: cannot update {tmp_path / 'config' / 'uv' / 'uv.toml'}: ")

@@ -306,3 +306,147 @@ def test_the_backend_survives_all_of_it(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("KEYRING_ADO_AZ_TIMEOUT", "1e300")
     monkeypatch.setenv("KEYRING_ADO_PAT", "canary-pat")
     assert AdoKeyring().get_password(FEED_URL, "u") == "canary-pat"
+
+
+# --- the second round --------------------------------------------------------------------------
+
+
+def test_r1_a_fifo_as_the_unencrypted_sign_in_cache_never_hangs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """R1: msal-extensions' FilePersistence read a FIFO planted as msal-cache.json, for ever."""
+    from keyring_ado.errors import SourceFailed
+    from keyring_ado.sources.signin import SignInSource
+
+    directory = tmp_path / "c"
+    directory.mkdir(mode=0o700)
+    os.mkfifo(directory / "msal-cache.json", 0o600)
+    monkeypatch.setattr("keyring_ado.sources.signin._why_not_interactive", lambda _settings: None)
+    settings = config(KEYRING_ADO_CACHE_DIR=str(directory), KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1",
+                      KEYRING_ADO_TENANT="72f988bf-86f1-41af-91ab-2d7cd011db47")  # fmt: skip
+
+    def attempt() -> str:
+        with pytest.raises(SourceFailed, match="is not a regular file") as failure:
+            SignInSource().get_token(feed(), settings)
+        return str(failure.value)
+
+    assert "msal-cache.json" in str(bounded(attempt, 15))
+
+
+def test_r2_a_fifo_as_the_ca_bundle_of_the_sign_in_never_hangs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """R2: msal loads the CA bundle outside our deadlines; a FIFO there is refused first."""
+    from keyring_ado.errors import SourceFailed
+    from keyring_ado.sources.signin import SignInSource
+
+    bundle = tmp_path / "ca.pem"
+    os.mkfifo(bundle, 0o600)
+    monkeypatch.setattr("keyring_ado.sources.signin._why_not_interactive", lambda _settings: None)
+    settings = config(
+        KEYRING_ADO_CACHE_DIR=str(tmp_path / "c"),
+        KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1",
+        REQUESTS_CA_BUNDLE=str(bundle),
+        KEYRING_ADO_TENANT="72f988bf-86f1-41af-91ab-2d7cd011db47",
+    )
+
+    def attempt() -> None:
+        with pytest.raises(SourceFailed, match=r"ca\.pem is not a regular file"):
+            SignInSource().get_token(feed(), settings)
+
+    bounded(attempt, 15)
+
+
+@pytest.mark.parametrize("client", ["pip", "uv", "poetry"])
+def test_r3_setup_write_leaves_a_fifo_alone(tmp_path: Path, client: str) -> None:
+    """R3: configparser and read_text blocked on a FIFO in place of pip.conf, uv.toml or pyproject.toml."""
+    config_home = tmp_path / "config"
+    where = {"pip": config_home / "pip" / "pip.conf", "uv": config_home / "uv" / "uv.toml",
+             "poetry": tmp_path / "app" / "pyproject.toml"}[client]  # fmt: skip
+    where.parent.mkdir(parents=True)
+    os.mkfifo(where, 0o600)
+    run = subprocess.run(
+        [sys.executable, "-m", "keyring_ado", "setup", client, FEED_URL, "--write", "--project", str(tmp_path / "app")],
+        env={**os.environ, "XDG_CONFIG_HOME": str(config_home)}, capture_output=True, text=True, timeout=30,
+        check=False,
+    )  # fmt: skip
+    assert run.returncode == 1
+    assert "is not a regular file, so it is left alone" in run.stderr
+
+
+ORG_URL = "https://pkgs.dev.azure.com/contoso"
+
+
+def test_r4_no_unicode_case_folding_in_endpoint_feed_names() -> None:
+    """R4: an entry for feedk (a NuGet URL of it) answered feed\\u212a, requested as another feed."""
+    from keyring_ado.errors import SourceUnavailable
+
+    settings = config(
+        VSS_NUGET_EXTERNAL_FEED_ENDPOINTS=json.dumps(
+            {"endpointCredentials": [
+                {"endpoint": f"{ORG_URL}/_packaging/feedk/nuget/v3/index.json", "password": "K"},
+                {"endpoint": f"{ORG_URL}/projk/_packaging/f/nuget/v3/index.json", "password": "P"},
+            ]}
+        )
+    )  # fmt: skip
+    for url in (
+        "https://pkgs.dev.azure.com/contoso/_packaging/feed\u212a/pypi/simple/",
+        "https://pkgs.dev.azure.com/contoso/proj\u212a/_packaging/f/pypi/simple/",
+    ):
+        target = feeds.parse(url)
+        if target is not None:
+            with pytest.raises(SourceUnavailable):
+                ExternalFeedEndpointsSource().get_token(target, settings)
+    same = feed("https://pkgs.dev.azure.com/contoso/_packaging/FEEDK/pypi/simple/")
+    assert ExternalFeedEndpointsSource().get_token(same, settings).secret == "K", "ASCII case still folds"
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        '{\\"accessToken\\": \\"Sh0rt-S3cret.value\\", \\"expiresOn\\": 1}',
+        '{"accessToken": ["Sh0rt-S3cret.arr"]}',
+        '{"accessToken": "Sh0rt S3cretTail", "expiresOn": "x"',
+    ],
+)
+def test_r5_short_secrets_in_token_fields_are_masked_however_quoted(said: str) -> None:
+    """R5: escaped quotes, a list, or a space inside the value let part of it through."""
+    from keyring_ado._redact import quote_output
+
+    shown = quote_output(said)
+    assert "S3cret" not in shown, shown
+
+
+def test_r6_deeply_nested_json_from_a_token_or_az_is_one_line(
+    fake_az: FakeAz, caplog: pytest.LogCaptureFixture
+) -> None:
+    """R6: RecursionError from a JWT's claims or az's output reached "please report this"."""
+    import base64
+
+    from keyring_ado.credential import jwt_claims
+
+    payload = base64.urlsafe_b64encode(('{"exp":' + "[" * 100_000 + "}").encode()).decode().rstrip("=")
+    assert jwt_claims(f"eyJhbGciOiJub25lIn0.{payload}.sig") == {}
+    fake_az.configure("token", jwt())  # signed in, and then az prints something absurd
+    fake_az.path.write_text(f"#!{sys.executable}\nprint('[' * 200000)\n")
+    assert chain.lookup(feed(), config(KEYRING_ADO_TENANT="72f988bf-86f1-41af-91ab-2d7cd011db47")) is None
+    assert "please report this" not in caplog.text
+    assert "printed something that is not a token" in caplog.text
+
+
+def test_r7_a_feed_guid_gets_nothing_when_the_organisation_is_ambiguous() -> None:
+    """R7: a download URL naming its feed by GUID got the first same-organisation entry's PAT, even
+    with different PATs for that organisation's feeds."""
+    from keyring_ado.errors import SourceUnavailable
+
+    def settings(*passwords: str) -> Settings:
+        entries = [
+            {"endpoint": f"https://pkgs.dev.azure.com/contoso/_packaging/feed{i}/pypi/simple/", "password": p}
+            for i, p in enumerate(passwords)
+        ]
+        return config(VSS_NUGET_EXTERNAL_FEED_ENDPOINTS=json.dumps({"endpointCredentials": entries}))
+
+    download = feed(
+        "https://pkgs.dev.azure.com/contoso/_packaging/0a0a0a0a-0000-0000-0000-000000000000/pypi/download/x"
+    )
+    with pytest.raises(SourceUnavailable, match="different credentials"):
+        ExternalFeedEndpointsSource().get_token(download, settings("PATK", "PATO"))
+    assert ExternalFeedEndpointsSource().get_token(download, settings("SAME", "SAME")).secret == "SAME"

@@ -72,7 +72,7 @@ class AzdSource:
             document = json.loads(result.stdout)
             secret, expires = document["token"], document["expiresOn"]
             expires_on = datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp()
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             raise SourceFailed(
                 f"azd auth token printed something that is not a token: {quote_output(result.stdout)}"
             ) from None

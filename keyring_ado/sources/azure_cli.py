@@ -159,7 +159,7 @@ def _parse(stdout: str) -> Token:
     try:
         document = json.loads(stdout)
         secret = document["accessToken"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         secret = None
     if not isinstance(secret, str) or not secret.strip():
         raise SourceFailed(

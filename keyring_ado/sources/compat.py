@@ -46,14 +46,14 @@ class ExternalFeedEndpointsSource:
         if best is None:
             raise SourceUnavailable(f"no entry of {variable} covers {feed.canonical_url}")
         endpoint = best[1]
-        if best[0] == 1 and feed.name is None:
-            # A bare host names no feed, and pip then reuses the answer for every feed on that host:
-            # only an organisation whose entries all carry one credential answers it.
+        if best[0] == 1:
+            # A bare host or a feed GUID names no feed by its name (and pip reuses a host's answer
+            # for every feed on it): only an organisation whose entries all carry one credential answers.
             passwords = {e.password for e in settings.endpoints if _rank(e, feed, settings.server_hosts) == 1}
             if len(passwords) > 1:
                 raise SourceUnavailable(
-                    f"{variable} has different credentials for {feed.describe()}'s feeds, and {feed.host} "
-                    "alone names none of them"
+                    f"{variable} has different credentials for {feed.describe()}'s feeds, and "
+                    f"{feed.canonical_url} names none of them by name"
                 )
         return Token(
             endpoint.password,
@@ -92,9 +92,15 @@ def _rank(endpoint: Endpoint, feed: Feed, server_hosts: frozenset[str]) -> int:
     other = parse(endpoint.endpoint, server_hosts)
     if other is None or other.key != feed.key or other.name is None:
         return 0
-    same_project = (other.project or "").lower() == (feed.project or "").lower()
-    if feed.name is not None and other.name.lower() == feed.name.lower() and same_project:
+    same_project = _ascii_lower(other.project or "") == _ascii_lower(feed.project or "")
+    if feed.name is not None and _ascii_lower(other.name) == _ascii_lower(feed.name) and same_project:
         return 2
     if feed.name is None or _GUID.match(feed.name):
         return 1
     return 0
+
+
+def _ascii_lower(text: str) -> str:
+    """Lower case for ASCII letters only: ``str.lower`` folds the Kelvin sign into ``k``, which the
+    client would request percent-encoded, as another feed."""
+    return text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")

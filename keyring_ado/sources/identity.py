@@ -294,7 +294,7 @@ def _fetch_assertion(url: str, method: str, headers: dict[str, str], field: str,
         raise SourceFailed(f"the ID token issuer ({issuer}) answered {answer.status}: {said}")
     try:
         value = json.loads(answer.body)[field]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         value = None
     if not isinstance(value, str) or not value:
         raise SourceFailed(f"the ID token issuer's answer ({issuer}) has no {field}")

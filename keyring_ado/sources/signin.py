@@ -70,6 +70,8 @@ class SignInSource:
                 f"cannot create the sign-in directory {directory}: {exc.strerror or exc}; "
                 "set KEYRING_ADO_CACHE_DIR to a directory you can write"
             ) from None
+        for path in (directory / ENCRYPTED_CACHE, directory / FILE_CACHE, settings.ca_bundle):
+            _regular_or_missing(path)  # a FIFO planted there would block msal's read for ever
         cache, not_kept = _open_cache(directory, settings)
         remembered = any(True for _ in cache.search(cache.CredentialType.ACCOUNT))  # local: no request yet
         refusal = _why_not_interactive(settings)
@@ -94,6 +96,22 @@ class SignInSource:
         except (OSError, ValueError) as exc:  # requests' errors are OSErrors; msal raises ValueError
             host = settings.authority_host or DEFAULT_AUTHORITY_HOST
             raise SourceFailed(f"could not reach Entra ID ({host}): {first_line(redact(str(exc)))}") from None
+
+
+def _regular_or_missing(path: str | Path | None) -> None:
+    """Nothing when *path* is unset, missing or a regular file; SourceFailed for anything else."""
+    import stat  # noqa: PLC0415
+
+    if path is None:
+        return
+    try:
+        mode = Path(path).stat().st_mode
+    except OSError:
+        return  # missing: msal creates it, or says why
+    if not stat.S_ISREG(mode):
+        raise SourceFailed(
+            f"{path} is not a regular file, so the sign-in does not read it; remove it and sign in again"
+        )
 
 
 def _open_cache(directory: Path, settings: Settings) -> tuple[Any, str | None]:
