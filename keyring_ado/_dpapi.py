@@ -22,7 +22,9 @@ if sys.platform == "win32":  # the whole module; mypy and other platforms see no
         source, _keep = _blob(data)
         entropy, _keep_entropy = _blob(_ENTROPY)
         result = _Blob()
-        crypt32 = ctypes.windll.crypt32
+        # use_last_error: ctypes saves the last error right after the call, before anything else in
+        # the interpreter (another ctypes call, a thread switch) can overwrite it.
+        crypt32 = ctypes.WinDLL("crypt32", use_last_error=True)
         if protecting:
             ok = crypt32.CryptProtectData(
                 ctypes.byref(source), None, ctypes.byref(entropy), None, None, _UI_FORBIDDEN, ctypes.byref(result)
@@ -32,11 +34,11 @@ if sys.platform == "win32":  # the whole module; mypy and other platforms see no
                 ctypes.byref(source), None, ctypes.byref(entropy), None, None, _UI_FORBIDDEN, ctypes.byref(result)
             )
         if not ok:
-            raise OSError(ctypes.GetLastError(), "DPAPI could not process the token cache entry")
+            raise OSError(ctypes.get_last_error(), "DPAPI could not process the token cache entry")
         try:
             return ctypes.string_at(result.pbData, result.cbData)
         finally:
-            ctypes.windll.kernel32.LocalFree(result.pbData)
+            ctypes.WinDLL("kernel32", use_last_error=True).LocalFree(result.pbData)
 
     def protect(data: bytes) -> bytes:
         """Encrypt *data* for the current user."""

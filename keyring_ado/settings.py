@@ -178,8 +178,7 @@ ALL_VARIABLES: tuple[str, ...] = (
     "LOCALAPPDATA",
     *HOME,
 )
-#: What the in-process memory compares before it hands out a token again: every variable above.
-_FINGERPRINTED_BYTES = tuple(os.fsencode(name) for name in ALL_VARIABLES) if os.name == "posix" else ()
+_encoded_names: list[tuple[bytes, ...]] = []  # ALL_VARIABLES as os.environ keeps them, made on first use
 
 DEFAULT_AZ_TIMEOUT = 20.0
 #: The longest any timeout may be: a lookup that waits longer than an hour is a hang.
@@ -376,8 +375,10 @@ def fingerprint(environ: Mapping[str, str] = os.environ) -> tuple[object, ...]:
     """The values of every variable a lookup depends on, cheaply (a few microseconds): equal
     fingerprints mean equal :class:`Settings`, so a remembered answer still holds."""
     data = getattr(environ, "_data", None)  # os.environ's own bytes mapping: 20x faster than .get
-    if type(data) is dict and _FINGERPRINTED_BYTES:
-        return tuple(map(data.get, _FINGERPRINTED_BYTES))
+    if type(data) is dict and os.name == "posix":
+        if not _encoded_names:
+            _encoded_names.append(tuple(os.fsencode(name) for name in ALL_VARIABLES))
+        return tuple(map(data.get, _encoded_names[0]))
     return tuple([environ.get(name) for name in ALL_VARIABLES])
 
 

@@ -279,3 +279,18 @@ def test_full_disk_is_harmless(tmp_path: Path, fake_az: FakeAz) -> None:
     assert again.returncode == 0
     assert len(fake_az.calls) == 2
     assert (cache / "tokens.json").exists()
+
+
+def test_dpapi_reads_its_own_error_code() -> None:
+    """Issue 14, item 12: crypt32 is loaded with use_last_error=True and the error read with
+    ctypes.get_last_error(), so the code reported is DPAPI's, not whatever ran after it. (Windows
+    runs the round trip above; this holds the source to it on every system.)"""
+    import ast
+
+    source = (Path(cache.__file__).parent / "_dpapi.py").read_text()
+    tree = ast.parse(source)
+    calls = [ast.unparse(node) for node in ast.walk(tree) if isinstance(node, ast.Call)]
+    assert "ctypes.WinDLL('crypt32', use_last_error=True)" in calls
+    assert "ctypes.get_last_error()" in calls
+    assert "GetLastError" not in source
+    assert "windll" not in source
