@@ -24,13 +24,12 @@ file every one of them would pay for an ``az`` call (0.3 s to over 1 s). What is
 from __future__ import annotations
 
 import base64
-import math
 import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 from ._jsonfile import FORMAT, JsonFile, read_private, usable_directory
-from .credential import Kind, Token
+from .credential import Kind, Token, finite_number
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -183,15 +182,8 @@ def _token(entry: dict[str, Any]) -> Token | None:
 
 def _expiry(value: object) -> float | None:
     """A finite expiry no more than :data:`MAX_LIFETIME` ahead; None for anything else."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        expires_on = float(value)
-    except OverflowError:  # an int too large for a float
-        return None
-    if not math.isfinite(expires_on) or expires_on > time.time() + MAX_LIFETIME:
-        return None
-    return expires_on
+    expires_on = finite_number(value)
+    return expires_on if expires_on is not None and expires_on <= time.time() + MAX_LIFETIME else None
 
 
 def _live(entry: object) -> bool:

@@ -76,13 +76,21 @@ def jwt_expiry(secret: str) -> float | None:
 _LATEST = 1e11
 
 
-def sane_expiry(value: object) -> float | None:
-    """*value* as seconds since the epoch when it is a finite number that is a real date (a NaN,
-    an infinity or the year 10^300 from a broken or forged answer is not); None otherwise."""
+def finite_number(value: object) -> float | None:
+    """*value* as a float when it is a finite JSON number; None for anything else (a string, null,
+    true, NaN, an infinity, or an integer too large for a float, all of which files and answers
+    from elsewhere can hold)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     try:
         number = float(value)
     except OverflowError:
         return None
-    return number if 0 <= number < _LATEST else None  # NaN fails both comparisons
+    return number if number - number == 0 else None  # inf - inf and NaN - NaN are NaN
+
+
+def sane_expiry(value: object) -> float | None:
+    """*value* as seconds since the epoch when it is a finite number that is a real date (a NaN,
+    an infinity or the year 10^300 from a broken or forged answer is not); None otherwise."""
+    number = finite_number(value)
+    return number if number is not None and 0 <= number < _LATEST else None

@@ -13,7 +13,6 @@ the token cache (tenant ids are not secrets). ``KEYRING_ADO_TENANT`` skips all o
 from __future__ import annotations
 
 import logging
-import math
 import re
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from urllib.parse import urlsplit
 
 from . import _http
 from ._jsonfile import JsonFile
+from .credential import finite_number
 
 if TYPE_CHECKING:
     from email.message import Message
@@ -219,7 +219,7 @@ def _stored(store: JsonFile, feed: Feed) -> Authority | None:
     if not isinstance(entry, dict):
         return None
     tenant, host, endpoint = entry.get("tenant"), entry.get("host"), entry.get("session_endpoint")
-    checked, ttl = _seconds(entry.get("checked")), _seconds(entry.get("ttl", TENANT_TTL))
+    checked, ttl = finite_number(entry.get("checked")), finite_number(entry.get("ttl", TENANT_TTL))
     if not (isinstance(tenant, str) and isinstance(host, str) and _HOST.fullmatch(host)):
         return None
     if checked is None or ttl is None or not 0 < ttl <= TENANT_TTL or checked > time.time() + 60:
@@ -230,17 +230,6 @@ def _stored(store: JsonFile, feed: Feed) -> Authority | None:
     if time.time() - checked > ttl or not (found.specific or found.tenant == ORGANIZATIONS):
         return None
     return found
-
-
-def _seconds(value: object) -> float | None:
-    """A finite number of seconds; None for anything else (a string, null, true, 1e400)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _store(store: JsonFile, feed: Feed, found: Authority, ttl: float) -> None:
