@@ -145,36 +145,51 @@ def read_private(path: Path) -> bytes | None:
     """The bytes of *path*, opened without following a link and judged on the open descriptor:
     None when it is not a regular file of ours that nobody else can read. FileNotFoundError when
     there is none."""
-    descriptor = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | _BINARY | _NONBLOCK)
-    try:
-        status = os.fstat(descriptor)
-        if not _ours(status, path) or status.st_size > _MAX_SIZE:
-            return None
-        return _read_all(descriptor)
-    finally:
-        os.close(descriptor)
+    return _read_checked(path, _NOFOLLOW, lambda status: _ours(status, path) and status.st_size <= _MAX_SIZE)
 
 
 def read_regular(path: str | Path, limit: int = _MAX_SIZE) -> bytes | None:
     """The first *limit* bytes of *path* when it is a regular file (someone else's file too: az's
     profile, a certificate); None for a FIFO, a device or a directory, which are never read.
     OSError when it cannot be opened."""
-    descriptor = os.open(path, os.O_RDONLY | _CLOEXEC | _BINARY | _NONBLOCK)
+    return _read_checked(path, 0, lambda status: stat.S_ISREG(status.st_mode), limit)
+
+
+def read_json(path: str | Path) -> object:
+    """The JSON document in the regular file *path* (a byte-order mark allowed, as az writes one);
+    None when it is missing, unreadable, not a regular file or not JSON. Never raises."""
     try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        data = read_regular(path)
+        return json.loads(data.decode("utf-8-sig")) if data is not None else None
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
+def special_file(path: str | Path) -> bool:
+    """True when something other than a regular file (a FIFO, a device, a directory) stands at
+    *path*: reading it could block for ever, so it is left alone."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False  # missing or unreachable: nothing there to block on
+
+
+def _read_checked(
+    path: str | Path, flags: int, accept: Callable[[os.stat_result], bool], limit: int = _MAX_SIZE + 1
+) -> bytes | None:
+    """Open *path* without blocking (a FIFO would), judge the open descriptor, then read."""
+    descriptor = os.open(path, os.O_RDONLY | flags | _CLOEXEC | _BINARY | _NONBLOCK)
+    try:
+        if not accept(os.fstat(descriptor)):
             return None
-        return _read_all(descriptor, limit)
+        chunks: list[bytes] = []
+        size = 0
+        while size < limit and (chunk := os.read(descriptor, min(65536, limit - size))):
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
     finally:
         os.close(descriptor)
-
-
-def _read_all(descriptor: int, limit: int = _MAX_SIZE + 1) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while size < limit and (chunk := os.read(descriptor, min(65536, limit - size))):
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
 
 
 def usable_directory(directory: Path, *, create: bool) -> bool:

@@ -7,9 +7,9 @@ file every one of them would pay for an ``az`` call (0.3 s to over 1 s). What is
   tokens; an entry is dropped once it is expired;
 * under a key made of the organisation and a digest of everything that identifies the credential
   that made the token (source, tenant, authority host, client id, the secret, certificate or
-  federated token, az's signed-in account): an HMAC with a random key kept owner-only in the cache
-  directory (``key``), so that the file names no secret and no account, and a process set up for
-  another identity never finds the token;
+  federated token, az's signed-in account): keyed BLAKE2b (a MAC, see :func:`digest`) with a random
+  key kept owner-only in the cache directory (``key``), so that the file names no secret and no
+  account, and a process set up for another identity never finds the token;
 * one JSON file, ``tokens.json``, in the cache directory (``KEYRING_ADO_CACHE_DIR``, else
   ``%LOCALAPPDATA%\\keyring-ado`` on Windows, ``~/Library/Caches/keyring-ado`` on macOS and
   ``$XDG_CACHE_HOME/keyring-ado`` or ``~/.cache/keyring-ado`` elsewhere);

@@ -189,7 +189,7 @@ def attempts(feed: Feed, settings: Settings, sources: Iterable[Source]) -> Itera
             yield Attempt(source.name, "failed", str(exc))
             return
         except Exception as exc:  # a bug in a source must not break pip: report it, in one line
-            said = redact(str(exc), _secrets(settings))
+            said = redact(str(exc), settings.secret_values())
             yield Attempt(source.name, "failed", f"raised {type(exc).__name__}: {said}; please report this")
             return
         if feed.server and token.kind is not Kind.PAT:
@@ -298,14 +298,18 @@ def _remembered_key(source: Source, identity: Identity, feed: Feed, settings: Se
 
 
 def _fetch(source: Source, feed: Feed, settings: Settings) -> Token:
+    """``source.get_token``, exchanged for a session token when the settings ask for one."""
     token = source.get_token(feed, settings)
     from . import session  # noqa: PLC0415
 
-    if session.wanted(feed, token, settings):
-        from .discovery import authority_for  # noqa: PLC0415
+    return _exchanged(feed, token, settings) if session.wanted(feed, token, settings) else token
 
-        token = session.exchange(feed, token, settings, authority_for(feed, settings).session_endpoint)
-    return token
+
+def _exchanged(feed: Feed, token: Token, settings: Settings) -> Token:
+    from . import session  # noqa: PLC0415
+    from .discovery import authority_for  # noqa: PLC0415
+
+    return session.exchange(feed, token, settings, authority_for(feed, settings).session_endpoint)
 
 
 def _disk_allowed(identity: Identity, feed: Feed, settings: Settings) -> bool:
@@ -343,11 +347,9 @@ def _through_disk(source: Source, identity: Identity, feed: Feed, settings: Sett
         raw = store.get(feed, signed_in) if wanted_key != signed_in else None
         token = raw or source.get_token(feed, settings)
         if session.wanted(feed, token, settings):
-            from .discovery import authority_for  # noqa: PLC0415
-
             if raw is None and token.fresh():
                 store.put(feed, signed_in, token)
-            token = session.exchange(feed, token, settings, authority_for(feed, settings).session_endpoint)
+            token = _exchanged(feed, token, settings)
         if token.fresh():
             store.put(feed, wanted_key, token)
         return token
@@ -372,20 +374,6 @@ def _report_problems(settings: Settings) -> None:
         if problem not in _reported:
             _reported.add(problem)
             _log.warning("keyring-ado: %s", problem)
-
-
-def _secrets(settings: Settings) -> list[str | None]:
-    return [
-        settings.pat,
-        settings.token,
-        settings.ext_pat,
-        settings.access_token,
-        settings.system_access_token,
-        settings.client_secret,
-        settings.client_certificate_password,
-        settings.github_request_token,
-        *(e.password for e in settings.endpoints),
-    ]
 
 
 def next_step(feed: Feed) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 import time
 from typing import NamedTuple
 
@@ -86,7 +87,7 @@ def finite_number(value: object) -> float | None:
         number = float(value)
     except OverflowError:
         return None
-    return number if number - number == 0 else None  # inf - inf and NaN - NaN are NaN
+    return number if math.isfinite(number) else None
 
 
 def sane_expiry(value: object) -> float | None:

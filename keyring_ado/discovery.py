@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from . import _http
 from ._jsonfile import JsonFile
 from .credential import finite_number
+from .settings import is_guid
 
 if TYPE_CHECKING:
     from email.message import Message
@@ -39,7 +40,6 @@ FILE_NAME = "tenants.json"
 PROBE_TIMEOUT = 5.0
 TENANT_TTL = 7 * 24 * 3600.0
 FALLBACK_TTL = 600.0
-_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 _HOST = re.compile(r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?::[0-9]{1,5})?")
 _AUTHORIZATION_URI = re.compile(r'authorization_uri\s*=\s*"?([^",\s]+)"?', re.IGNORECASE)
 
@@ -78,12 +78,7 @@ class Authority(NamedTuple):
     @property
     def specific(self) -> bool:
         """True for a real tenant id, which may be passed to ``az --tenant``."""
-        return bool(_GUID.match(self.tenant)) and self.tenant != ZERO_TENANT
-
-
-def is_guid(text: str) -> bool:
-    """8-4-4-4-12 hex digits, nothing else (a tenant id as az and azd may be given it)."""
-    return bool(_GUID.fullmatch(text))
+        return is_guid(self.tenant) and self.tenant != ZERO_TENANT
 
 
 def authority_for(feed: Feed, settings: Settings) -> Authority:
@@ -187,7 +182,7 @@ def _tenant_from_headers(headers: Message, allowed_hosts: frozenset[str]) -> Aut
             if found is not None:
                 return found
     tenants = [t.strip() for value in headers.get_all("X-VSS-ResourceTenant") or [] for t in value.split(",")]
-    real = [t for t in tenants if _GUID.match(t) and t != ZERO_TENANT]
+    real = [t for t in tenants if is_guid(t) and t != ZERO_TENANT]
     if real:
         return Authority(real[0].lower(), DEFAULT_AUTHORITY_HOST, source="X-VSS-ResourceTenant")
     if ZERO_TENANT in tenants:
@@ -207,7 +202,7 @@ def _from_authorization_uri(uri: str, allowed_hosts: frozenset[str]) -> Authorit
         _log.debug("keyring-ado: ignoring an authorization_uri on an untrusted host: %s", netloc or "(none)")
         return None
     tenant = parts.path.strip("/").split("/")[-1].lower()
-    if _GUID.match(tenant) and tenant != ZERO_TENANT:
+    if is_guid(tenant) and tenant != ZERO_TENANT:
         return Authority(tenant, netloc, source="authorization_uri")
     return None  # bare or zero: let X-VSS-ResourceTenant decide, else organizations
 

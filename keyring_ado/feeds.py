@@ -273,9 +273,13 @@ def _valid_org(org: str) -> bool:
 
 
 def _lower_path(segments: list[str]) -> str:
-    """The path in lower case, ASCII letters only: ``str.lower`` folds the Kelvin sign to ``k``, so
+    return "/" + "/".join(ascii_lower(s) for s in segments if s)
+
+
+def ascii_lower(text: str) -> str:
+    """*text* in lower case, ASCII letters only: ``str.lower`` folds the Kelvin sign to ``k``, so
     ``feed\u212a`` would match a prefix for ``feedk`` while the client requests ``feed%E2%84%AA``."""
-    return "/" + "/".join(s.encode().lower().decode() for s in segments if s)
+    return text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
 
 
 def _canonical(host: str, path: str, *, server: bool) -> str:

@@ -277,6 +277,13 @@ class Settings(NamedTuple):
     def __repr__(self) -> str:
         return _masked_repr(self, self._fields)
 
+    def secret_values(self) -> list[str]:
+        """Every secret these settings hold (those of :data:`SECRET_VARIABLES`), for masking any
+        text quoted from elsewhere."""
+        values = [self.pat, self.token, self.ext_pat, self.client_secret, self.client_certificate_password,
+                  self.github_request_token, self.system_access_token, self.access_token]  # fmt: skip
+        return [value for value in (*values, *(e.password for e in self.endpoints)) if value]
+
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
         """Read every setting from *environ*; never raises."""
@@ -344,7 +351,7 @@ class Settings(NamedTuple):
         )
 
 
-def _is_guid(text: str) -> bool:
+def is_guid(text: str) -> bool:
     """8-4-4-4-12 hex digits (no regex: this module is imported for every keyring lookup)."""
     parts = text.split("-")
     return [len(p) for p in parts] == [8, 4, 4, 4, 12] and all(set(p) <= _HEX for p in parts)
@@ -469,7 +476,7 @@ class _Reader:
         if raw.lower() in _TRUE:
             return "system"
         if raw and raw.lower() not in _FALSE:
-            if not _is_guid(raw):
+            if not is_guid(raw):
                 self.problem(
                     f"{MANAGED_IDENTITY} is neither 1 nor a client id (a GUID) (its value is not shown); ignoring it"
                 )
@@ -485,7 +492,7 @@ class _Reader:
         if not raw:
             return None
         value = raw.lower()
-        if not (_is_guid(value) or value in {"organizations", "common", "consumers"} or _is_domain(value)):
+        if not (is_guid(value) or value in {"organizations", "common", "consumers"} or _is_domain(value)):
             self.problem(f"{TENANT} is not a tenant id or domain (its value is not shown); ignoring it")
             return None
         return value

@@ -63,10 +63,10 @@ def write(client: str, index: str, path: Path) -> bool:
     """Merge the configuration into *path*; False when it was already there. Nothing is written
     when the file cannot be read, parsed or written (:class:`ConfigError`)."""
     by_hand = f"add what `keyring-ado setup {client} URL` prints by hand"
-    import stat  # noqa: PLC0415
+    from ._jsonfile import special_file  # noqa: PLC0415
 
     try:
-        if path.exists() and not stat.S_ISREG(path.stat().st_mode):
+        if special_file(path):
             raise ConfigError(f"{path} is not a regular file, so it is left alone; {by_hand}")
         if client == "pip":
             return _write_pip(index, path, by_hand)

@@ -32,13 +32,12 @@ class AzdSource:
         executable("azd", DESCRIPTION, settings)
         directory = settings.azd_config_dir or os.path.expanduser(os.path.join("~", ".azd"))
         config = os.path.join(directory, "config.json")
-        from .._jsonfile import read_regular  # noqa: PLC0415
+        from .._jsonfile import read_json  # noqa: PLC0415
 
+        document: Any = read_json(config)
         try:
-            data = read_regular(config)
-            document: Any = json.loads(data.decode("utf-8-sig")) if data is not None else None
             user = document["auth"]["account"]["currentUser"]
-        except (OSError, ValueError, RecursionError, KeyError, TypeError):
+        except (KeyError, TypeError):
             return None
         if not user:
             return None

@@ -71,13 +71,9 @@ class AzureCliSource:
 def _signed_in_account(profile: str) -> tuple[str, ...] | None:
     """``(user, user type, tenant, subscription, cloud)`` of az's default account; ``()`` when the
     profile lists none (never logged in, or logged out); None when it cannot be read."""
-    from .._jsonfile import read_regular  # noqa: PLC0415
+    from .._jsonfile import read_json  # noqa: PLC0415
 
-    try:
-        data = read_regular(profile)
-        document = json.loads(data.decode("utf-8-sig")) if data is not None else None  # az writes a BOM
-    except (OSError, ValueError, RecursionError):
-        return None
+    document = read_json(profile)
     subscriptions = document.get("subscriptions") if isinstance(document, dict) else None
     if not isinstance(subscriptions, list):
         return None
@@ -140,9 +136,7 @@ _FIXED_ARGUMENTS = frozenset(
 
 
 def _allowed_argument(argument: str) -> bool:
-    from ..discovery import is_guid  # noqa: PLC0415
-
-    return argument in _FIXED_ARGUMENTS or is_guid(argument)
+    return argument in _FIXED_ARGUMENTS or names.is_guid(argument)
 
 
 def _failure(result: _process.Completed, tenant: str | None) -> Exception:

@@ -11,18 +11,16 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from ..credential import DEFAULT_USERNAME, Kind, Token
 from ..errors import SourceUnavailable
-from ..feeds import canonical_prefix, has_prefix, parse
+from ..feeds import ascii_lower, canonical_prefix, has_prefix, parse
+from ..settings import is_guid
 
 if TYPE_CHECKING:
     from ..feeds import Feed
     from ..settings import Endpoint, Settings
-
-_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 
 
 class ExternalFeedEndpointsSource:
@@ -92,15 +90,9 @@ def _rank(endpoint: Endpoint, feed: Feed, server_hosts: frozenset[str]) -> int:
     other = parse(endpoint.endpoint, server_hosts)
     if other is None or other.key != feed.key or other.name is None:
         return 0
-    same_project = _ascii_lower(other.project or "") == _ascii_lower(feed.project or "")
-    if feed.name is not None and _ascii_lower(other.name) == _ascii_lower(feed.name) and same_project:
+    same_project = ascii_lower(other.project or "") == ascii_lower(feed.project or "")
+    if feed.name is not None and ascii_lower(other.name) == ascii_lower(feed.name) and same_project:
         return 2
-    if feed.name is None or _GUID.match(feed.name):
+    if feed.name is None or is_guid(feed.name):
         return 1
     return 0
-
-
-def _ascii_lower(text: str) -> str:
-    """Lower case for ASCII letters only: ``str.lower`` folds the Kelvin sign into ``k``, which the
-    client would request percent-encoded, as another feed."""
-    return text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")

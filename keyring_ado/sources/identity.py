@@ -220,14 +220,12 @@ def _regular_file(path: str) -> bytes:
 def _file_digest(path: str) -> str:
     """A digest of a certificate or federated-token file's bytes: another file at the same path is
     another credential."""
-    from .._jsonfile import read_regular  # noqa: PLC0415
     from ..cache import keyed_digest  # noqa: PLC0415
 
     try:
-        data = read_regular(path, 1 << 20)
+        return keyed_digest(b"keyring-ado file", _regular_file(path))
     except OSError:
         return "unreadable"  # get_token will say why
-    return "not a file" if data is None else keyed_digest(b"keyring-ado file", data)
 
 
 def _app(settings: Settings, name: str) -> tuple[str, str]:
@@ -288,7 +286,7 @@ def _fetch_assertion(url: str, method: str, headers: dict[str, str], field: str,
         answer = _http.request(url, settings, method=method, headers=headers, data=b"" if method == "POST" else None)
     except (OSError, ValueError) as exc:
         raise SourceFailed(f"could not reach the ID token issuer ({issuer}): {_http.reason(exc)}") from None
-    secrets = [settings.github_request_token, settings.system_access_token]
+    secrets = settings.secret_values()
     if answer.status != 200:
         said = quote_output(answer.body.decode("utf-8", "replace"), secrets)
         raise SourceFailed(f"the ID token issuer ({issuer}) answered {answer.status}: {said}")
@@ -301,16 +299,21 @@ def _fetch_assertion(url: str, method: str, headers: dict[str, str], field: str,
     return value
 
 
-def exchange_token(credential: Any, name: str, settings: Settings, deadline: float | None = None) -> Token:  # noqa: ANN401 - any azure-identity credential
+def exchange_token(
+    credential: Any,  # noqa: ANN401 - any azure-identity credential
+    name: str,
+    settings: Settings,
+    deadline: float | None = None,
+    where: str | None = None,
+) -> Token:
     """The credential's token for Azure DevOps, within *deadline* seconds in all (azure-identity's
-    own timeouts bound each read, not the request)."""
+    own timeouts bound each read, not the request), from *where* (Entra ID's host by default)."""
     from azure.core.exceptions import AzureError, ServiceRequestError  # noqa: PLC0415
     from azure.identity import CredentialUnavailableError  # noqa: PLC0415
 
     quiet_azure_loggers()
-    secrets = [settings.client_secret, settings.client_certificate_password, settings.github_request_token,
-               settings.system_access_token]  # fmt: skip
-    host = entra_host(settings) if name != "managed identity" else "the managed identity endpoint"
+    secrets = settings.secret_values()
+    host = where or entra_host(settings)
 
     def ask() -> Any:  # noqa: ANN401 - azure-identity's AccessToken
         with credential:

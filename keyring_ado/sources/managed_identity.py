@@ -64,4 +64,6 @@ class ManagedIdentitySource:
             retry_status=1,
             retry_backoff_factor=0.2,
         )
-        return exchange_token(credential, self.name, settings, deadline=TOTAL_TIMEOUT)
+        return exchange_token(
+            credential, self.name, settings, deadline=TOTAL_TIMEOUT, where="the managed identity endpoint"
+        )

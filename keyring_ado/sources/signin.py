@@ -100,15 +100,9 @@ class SignInSource:
 
 def _regular_or_missing(path: str | Path | None) -> None:
     """Nothing when *path* is unset, missing or a regular file; SourceFailed for anything else."""
-    import stat  # noqa: PLC0415
+    from .._jsonfile import special_file  # noqa: PLC0415
 
-    if path is None:
-        return
-    try:
-        mode = Path(path).stat().st_mode
-    except OSError:
-        return  # missing: msal creates it, or says why
-    if not stat.S_ISREG(mode):
+    if path is not None and special_file(path):
         raise SourceFailed(
             f"{path} is not a regular file, so the sign-in does not read it; remove it and sign in again"
         )
