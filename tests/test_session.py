@@ -53,15 +53,14 @@ def test_read_and_write_scopes(routed: AdoWorld, session_on: FakeAz) -> None:
     assert len(session_on.calls) == 1, "one az token, two exchanges"
 
 
-def test_lifetime_cap_retries_without_valid_to(routed: AdoWorld, session_on: FakeAz) -> None:
+def test_lifetime_cap_retries_without_valid_to(
+    routed: AdoWorld, session_on: FakeAz, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An organisation that caps lifetimes answers 400: asked again without validTo."""
     _, simple, _ = org_urls(routed)
     fake = vssps(routed)
-    fake.caps_lifetime = True
-    try:
-        token = chain.lookup(feed(simple), Settings.from_environ(os.environ))
-    finally:
-        fake.caps_lifetime = False
+    monkeypatch.setattr(fake, "caps_lifetime", True)  # the fake is the session's: restored after
+    token = chain.lookup(feed(simple), Settings.from_environ(os.environ))
     assert token is not None
     assert token.kind is Kind.SESSION
     assert ["validTo" in r["body"] for r in fake.requests[-2:]] == [True, False]
@@ -119,23 +118,19 @@ def test_session_endpoint_allowlist(header: str, expected: str | None) -> None:
     ],
 )
 def test_a_session_token_with_another_scope_is_not_used(
-    routed: AdoWorld, session_on: FakeAz, forged: dict[str, object]
+    routed: AdoWorld, session_on: FakeAz, forged: dict[str, object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """vssps answering with a scope other than the one asked for (a write scope for a read, or
     more): the Entra token is used instead (issue 14, item 9)."""
     _, simple, _ = org_urls(routed)
-    fake = vssps(routed)
-    fake.forged = forged
-    try:
-        token = chain.lookup(feed(simple), Settings.from_environ(os.environ))
-    finally:
-        fake.forged = {}
+    monkeypatch.setattr(vssps(routed), "forged", forged)
+    token = chain.lookup(feed(simple), Settings.from_environ(os.environ))
     assert token is not None
     assert token.kind is Kind.ENTRA
 
 
 def test_a_session_tokens_expiry_is_capped_and_read_in_the_services_format(
-    routed: AdoWorld, session_on: FakeAz
+    routed: AdoWorld, session_on: FakeAz, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """validTo in the year 2999 is believed for four hours at most; a real one (seven fraction
     digits, which Python 3.10 cannot parse with fromisoformat) is read exactly."""
@@ -143,11 +138,9 @@ def test_a_session_tokens_expiry_is_capped_and_read_in_the_services_format(
 
     _, simple, _ = org_urls(routed)
     fake = vssps(routed)
-    fake.forged = {"validTo": "2999-01-01T00:00:00Z"}
-    try:
-        forged = chain.lookup(feed(simple), Settings.from_environ(os.environ))
-    finally:
-        fake.forged = {}
+    monkeypatch.setattr(fake, "forged", {"validTo": "2999-01-01T00:00:00Z"})
+    forged = chain.lookup(feed(simple), Settings.from_environ(os.environ))
+    monkeypatch.setattr(fake, "forged", {})
     assert forged is not None
     assert forged.kind is Kind.SESSION
     assert forged.expires_on is not None
@@ -155,9 +148,8 @@ def test_a_session_tokens_expiry_is_capped_and_read_in_the_services_format(
     chain.forget()
     discovery.forget()
     _, other, _ = org_urls(routed)
-    fake.lifetime = 5400
+    monkeypatch.setattr(fake, "lifetime", 5400)
     real = chain.lookup(feed(other), Settings.from_environ(os.environ))
-    fake.lifetime = 3600
     assert real is not None
     assert real.expires_on is not None
     assert abs(real.expires_on - (time.time() + 5400)) < 30
