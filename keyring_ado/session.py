@@ -73,6 +73,17 @@ def exchange(feed: Feed, token: Token, settings: Settings, endpoint: str | None)
             body.pop("validTo")  # the organisation caps token lifetimes: let the server choose
             continue
         break
+    if answer.status in {401, 403} and b"TF401444" in answer.body:
+        # The person's Entra token is good, but they have never opened the organisation: Azure DevOps
+        # has no profile for them there yet, and every call (the feeds too) is refused until they do.
+        _log.warning(
+            "keyring-ado: %s refused a session token: this account has never signed in to the organisation "
+            "(TF401444); open https://dev.azure.com/%s in a browser once, signed in as the same account, then try "
+            "again",
+            endpoint,
+            feed.organization,
+        )
+        return token
     session = _parse(answer.body, scope) if answer.status == 200 else None
     if session is None:
         _log.info(

@@ -37,6 +37,8 @@ FEDERATED_TOKEN_FILE = "AZURE_FEDERATED_TOKEN_FILE"  # noqa: S105 - a variable n
 # --- GitHub Actions OIDC ---------------------------------------------------------------------
 GITHUB_REQUEST_URL = "ACTIONS_ID_TOKEN_REQUEST_URL"
 GITHUB_REQUEST_TOKEN = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"  # noqa: S105 - a variable name
+#: GitHub Enterprise Server's own address: its token service is that host (or a subdomain).
+GITHUB_SERVER_URL = "GITHUB_SERVER_URL"
 # --- Azure Pipelines OIDC (workload identity service connections) -----------------------------
 OIDC_REQUEST_URI = "SYSTEM_OIDCREQUESTURI"
 SERVICE_CONNECTION_ID = ("KEYRING_ADO_SERVICE_CONNECTION_ID", "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID")
@@ -62,7 +64,8 @@ MANAGED_IDENTITY_MARKERS = (
     ("IDENTITY_ENDPOINT", "IMDS_ENDPOINT"),  # Azure Arc
     ("MSI_ENDPOINT",),  # Cloud Shell, Azure ML
 )
-MANAGED_IDENTITY_ENDPOINTS = ("IDENTITY_ENDPOINT", "MSI_ENDPOINT", "IMDS_ENDPOINT")
+#: Where azure-identity asks for a managed identity's token (the last is its override of the IMDS address).
+MANAGED_IDENTITY_ENDPOINTS = ("IDENTITY_ENDPOINT", "MSI_ENDPOINT", "IMDS_ENDPOINT", "AZURE_POD_IDENTITY_AUTHORITY_HOST")
 CA_BUNDLE = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 # --- the az devops convention ----------------------------------------------------------------
 AZURE_DEVOPS_EXT_PAT = "AZURE_DEVOPS_EXT_PAT"
@@ -145,6 +148,7 @@ ALL_VARIABLES: tuple[str, ...] = (
     FEDERATED_TOKEN_FILE,
     GITHUB_REQUEST_URL,
     GITHUB_REQUEST_TOKEN,
+    GITHUB_SERVER_URL,
     OIDC_REQUEST_URI,
     *SERVICE_CONNECTION_ID,
     PIPELINES_CLIENT_ID,
@@ -163,6 +167,7 @@ ALL_VARIABLES: tuple[str, ...] = (
     "IDENTITY_HEADER",
     "IMDS_ENDPOINT",
     "MSI_ENDPOINT",
+    "AZURE_POD_IDENTITY_AUTHORITY_HOST",
     *CA_BUNDLE,
     AZURE_DEVOPS_EXT_PAT,
     *EXTERNAL_FEED_ENDPOINTS,
@@ -251,6 +256,7 @@ class Settings(NamedTuple):
     federated_token_file: str | None = None
     github_request_url: str | None = None
     github_request_token: str | None = None
+    github_server_url: str | None = None
     oidc_request_uri: str | None = None
     service_connection_id: str | None = None
     pipelines_client_id: str | None = None
@@ -266,7 +272,10 @@ class Settings(NamedTuple):
     """A graphical session a browser could open in (and not an SSH login)."""
     managed_identity_endpoint: str | None = None
     """Where the host's managed identity answers (``IDENTITY_ENDPOINT``, ``MSI_ENDPOINT``,
-    ``IMDS_ENDPOINT``); None for the instance metadata service."""
+    ``IMDS_ENDPOINT``, ``AZURE_POD_IDENTITY_AUTHORITY_HOST``); None for the instance metadata service."""
+    managed_identity_endpoints: tuple[tuple[str, str], ...] = ()
+    """Every managed identity endpoint variable that is set, as ``(name, value)``: each is checked
+    before a managed identity request is sent."""
     managed_identity: str | None = None
     """``system``, a user-assigned client id, or None (not asked); see :meth:`_Reader.managed_identity`."""
     search_path: str = ""
@@ -291,6 +300,7 @@ class Settings(NamedTuple):
         endpoints_var, endpoints = reader.endpoints()
         token_var, access_token = reader.first_secret(ACCESS_TOKEN)
         prefixes = reader.prefixes()
+        endpoints_set = tuple((n, v) for n in MANAGED_IDENTITY_ENDPOINTS if (v := environ.get(n, "").strip()))
         if access_token and not prefixes:
             reader.problem(
                 f"{token_var} is set but {URI_PREFIXES[1]} is empty, so keyring-ado cannot tell "
@@ -330,6 +340,7 @@ class Settings(NamedTuple):
             federated_token_file=reader.text(FEDERATED_TOKEN_FILE),
             github_request_url=reader.text(GITHUB_REQUEST_URL),
             github_request_token=reader.secret(GITHUB_REQUEST_TOKEN, report_empty=False),
+            github_server_url=reader.text(GITHUB_SERVER_URL),
             oidc_request_uri=reader.text(OIDC_REQUEST_URI),
             service_connection_id=next((t for n in SERVICE_CONNECTION_ID if (t := reader.text(n))), None),
             pipelines_client_id=reader.text(PIPELINES_CLIENT_ID),
@@ -341,9 +352,8 @@ class Settings(NamedTuple):
             signin_timeout=reader.seconds(SIGNIN_TIMEOUT, DEFAULT_SIGNIN_TIMEOUT),
             display=_display(environ),
             managed_identity=reader.managed_identity(),
-            managed_identity_endpoint=next(
-                (v for n in MANAGED_IDENTITY_ENDPOINTS if (v := environ.get(n, "").strip())), None
-            ),
+            managed_identity_endpoint=endpoints_set[0][1] if endpoints_set else None,
+            managed_identity_endpoints=endpoints_set,
             ca_bundle=next((environ[n].strip() for n in CA_BUNDLE if environ.get(n, "").strip()), None),
             search_path=environ.get(SEARCH_PATH, ""),
             pathext=environ.get(PATHEXT, ""),

@@ -15,6 +15,8 @@ from tests.fakes.az import FakeAz
 
 #: Look-alike hosts the fake serves too, to prove nothing is sent to them.
 FOREIGN_HOSTS = ("pkgs.dev.azure.com.evil.example", "evilpkgs.dev.azure.com")
+#: Look-alikes of the CI token services, served too, to prove a job's secret is never sent there.
+FOREIGN_TOKEN_HOSTS = ("pipelines.actions.githubusercontent.com.evil.example", "dev.azure.com.evil.example")
 #: An Azure DevOps Server host for KEYRING_ADO_HOSTS tests.
 SERVER_HOST = "tfs.contoso.test"
 ROUTED_HOSTS = (
@@ -22,6 +24,7 @@ ROUTED_HOSTS = (
     "contoso.pkgs.visualstudio.com",
     SERVER_HOST,
     *FOREIGN_HOSTS,
+    *FOREIGN_TOKEN_HOSTS,
     entra.ENTRA_HOST,
     entra.GITHUB_HOST,
     entra.PIPELINES_HOST,
@@ -98,7 +101,8 @@ def ado_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdoWorld]:
     ca_file = folder / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     state = artifacts.FakeArtifacts(server_hosts=(SERVER_HOST,))
-    fake_entra = entra.FakeEntra(tenant=artifacts.TENANT)
+    # Entra's 5 s device-code polling interval (the class default) made 1 s, for speed.
+    fake_entra = entra.FakeEntra(tenant=artifacts.TENANT, device_interval=1)
     state.entra = fake_entra
     state.other_hosts = dict.fromkeys((entra.ENTRA_HOST, entra.GITHUB_HOST, entra.PIPELINES_HOST), fake_entra)
     state.other_hosts["vssps.dev.azure.com"] = artifacts.FakeVssps(state)

@@ -210,3 +210,29 @@ def test_failed_probe_is_remembered_briefly() -> None:
     assert entry["ttl"] == discovery.FALLBACK_TTL
     discovery.forget()
     assert discovery.authority_for(feed(), settings).source == "tenants.json"
+
+
+def test_an_organisation_probe_asks_not_to_be_sent_to_sign_in(
+    routed: AdoWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The probe's GET of an organisation URL (here the legacy host's root, whose HEAD names no
+    tenant) says ``X-TFS-FedAuthRedirect: Suppress``: without it the service answers 302 to its
+    sign-in page, not the 401 that names the tenant."""
+    org_host = "contoso.pkgs.visualstudio.com"
+    monkeypatch.setattr(routed.state, "tenant_on_get_only", {*routed.state.tenant_on_get_only, "contoso"})
+    routed.state.reset_log()
+    found = discovery.authority_for(feed(f"https://{org_host}/"), current())
+    assert (found.tenant, found.source) == (TENANT, "authorization_uri")
+    assert [(r.method, r.status) for r in routed.state.received(org_host)] == [("HEAD", 401), ("GET", 401)]
+
+
+def test_a_redirect_is_an_answer_and_never_followed(routed: AdoWorld) -> None:
+    """Our HTTP client hands back the sign-in page's 302 as it is: nothing is sent to the sign-in
+    host (a request with a token would carry it there)."""
+    from keyring_ado import _http
+    from tests.fakes.artifacts import SIGN_IN_PAGE
+
+    sign_in_host = SIGN_IN_PAGE.split("/")[2]
+    answer = _http.request("https://contoso.pkgs.visualstudio.com/", current(), timeout=5, read_body=False)
+    assert (answer.status, answer.headers["Location"]) == (302, SIGN_IN_PAGE)
+    assert not [target for target in routed.proxy.connects if target.startswith(sign_in_host)]

@@ -150,6 +150,7 @@ def test_the_security_page_names_exactly_the_sources_whose_tokens_are_written() 
             "ACTIONS_ID_TOKEN_REQUEST_URL": "https://token.actions.githubusercontent.com/x",
             "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "t",
             "SYSTEM_OIDCREQUESTURI": "https://dev.azure.com/contoso/oidc",
+            "SYSTEM_COLLECTIONURI": "https://dev.azure.com/contoso/",
             "KEYRING_ADO_SERVICE_CONNECTION_ID": "66666666-2222-3333-4444-555555555555",
             "SYSTEM_ACCESSTOKEN": "j",
             "KEYRING_ADO_MANAGED_IDENTITY": "1",

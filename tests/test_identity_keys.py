@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -71,18 +72,20 @@ def test_a_certificate_file_swapped_at_the_same_path_is_another_credential(route
     import trustme
 
     rsa = trustme.KeyType.RSA
-    client_id = routed.entra.add_federated_client()
-    routed.entra.certificate_clients.add(client_id)
+    client_id = str(uuid.uuid4())
     path = tmp_path / "sp.pem"
     environ = {"AZURE_CLIENT_ID": client_id, "AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_CERTIFICATE_PATH": str(path)}
     tokens = []
+    routed.entra.log.clear()
     for _ in range(2):
         issued = trustme.CA(key_type=rsa).issue_cert("sp.contoso.test", key_type=rsa)
+        routed.entra.register_certificate(client_id, issued.cert_chain_pems[0].bytes())  # both stay registered
         path.write_bytes(issued.private_key_and_cert_chain_pem.bytes())
         next_process()
         tokens.append(lookup(**environ))
     assert None not in tokens
     assert tokens[0] != tokens[1]
+    assert len(routed.entra.grants("client_credentials")) == 2, "each certificate asked for its own token"
 
 
 @pytest.mark.parametrize("in_memory", [True, False], ids=["same-process", "next-process"])

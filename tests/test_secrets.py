@@ -119,6 +119,14 @@ def identity_failures(world: object) -> list[tuple[str, dict[str, str]]]:
          {"AZURE_CLIENT_ID": federated, "AZURE_TENANT_ID": TENANT, "AZURE_FEDERATED_TOKEN_FILE": "CANARY_FILE"}),
         ("Pipelines OIDC, refused job token",
          {"SYSTEM_OIDCREQUESTURI": f"https://{entra.PIPELINES_HOST}/x/oidctoken", "SYSTEM_ACCESSTOKEN": "",
+          "SYSTEM_COLLECTIONURI": "https://dev.azure.com/x/",
+          "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID": "sc", "AZURE_CLIENT_ID": federated, "AZURE_TENANT_ID": TENANT}),
+        ("GitHub OIDC, request token for another host",
+         {"AZURE_CLIENT_ID": federated, "AZURE_TENANT_ID": TENANT, "ACTIONS_ID_TOKEN_REQUEST_TOKEN": CANARY_PAT,
+          "ACTIONS_ID_TOKEN_REQUEST_URL": f"https://{entra.GITHUB_HOST}.evil.example/_apis/oidctoken?x={CANARY_PAT}"}),
+        ("Pipelines OIDC, job token for another organisation",
+         {"SYSTEM_OIDCREQUESTURI": f"https://{entra.PIPELINES_HOST}/{CANARY_PAT}/oidctoken", "SYSTEM_ACCESSTOKEN": "",
+          "SYSTEM_COLLECTIONURI": "https://dev.azure.com/x/",
           "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID": "sc", "AZURE_CLIENT_ID": federated, "AZURE_TENANT_ID": TENANT}),
     ]  # fmt: skip
 
@@ -142,6 +150,10 @@ def test_identity_failures_leak_nothing(
         "GitHub OIDC, wrong request token": "GitHub Actions OIDC failed: the ID token issuer",
         "workload identity, rejected assertion": "workload identity failed: Entra ID refused the token request",
         "Pipelines OIDC, refused job token": "Azure Pipelines service connection failed: the ID token issuer",
+        "GitHub OIDC, request token for another host": "GitHub Actions OIDC failed: ACTIONS_ID_TOKEN_REQUEST_URL "
+        "(https://pipelines.actions.githubusercontent.com.evil.example) is not an https URL on GitHub's token service",
+        "Pipelines OIDC, job token for another organisation": "is not an https URL of the organisation x "
+        "(dev.azure.com/x/ or x.visualstudio.com, from SYSTEM_COLLECTIONURI), so SYSTEM_ACCESSTOKEN was not sent",
     }
     for label, environ in identity_failures(routed):
         chain.forget()

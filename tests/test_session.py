@@ -227,3 +227,23 @@ def test_application_tokens_are_never_exchanged(routed: AdoWorld, monkeypatch: p
     assert token is not None
     assert token.kind is Kind.ENTRA
     assert fake.requests == []
+
+
+def test_never_signed_in_to_the_organisation_says_to_open_it_once(
+    routed: AdoWorld, session_on: FakeAz, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """TF401444 (the person has never opened the organisation): one warning saying to open it in a
+    browser once, naming neither the account nor the token; the Entra token is still returned."""
+    import logging
+
+    org, simple, _ = org_urls(routed)
+    monkeypatch.setattr(routed.state, "never_signed_in", {org})  # the session-wide fake's: restored after
+    with caplog.at_level(logging.WARNING, logger="keyring_ado"):
+        token = chain.lookup(feed(simple), Settings.from_environ(os.environ))
+    assert token is not None
+    assert token.kind is Kind.ENTRA
+    assert vssps(routed).requests[-1]["path"].startswith(f"/{org}/_apis/Token/SessionTokens")
+    [said] = [r.getMessage() for r in caplog.records if "TF401444" in r.getMessage()]
+    assert f"open https://dev.azure.com/{org} in a browser once, signed in as the same account" in said
+    assert "alice" not in said
+    assert token.secret not in said

@@ -10,6 +10,10 @@
 * :class:`PipelinesOidcSource`: an Azure Pipelines workload-identity service connection
   (``SYSTEM_OIDCREQUESTURI`` + a service connection id + ``SYSTEM_ACCESSTOKEN``).
 
+The CI platforms' secrets go only where the platform serves them: the GitHub request token to
+https on ``*.actions.githubusercontent.com`` (or GitHub Enterprise Server's host), the Pipelines job
+token to https in the job's own organisation; any other URL is refused before a request.
+
 Each is unavailable, at no cost, unless its variables are set. azure-identity is imported only
 then. Every request has a timeout and at most one retry.
 """
@@ -38,6 +42,9 @@ if TYPE_CHECKING:
 
 SCOPE = f"{AZURE_DEVOPS_RESOURCE}/.default"
 ASSERTION_AUDIENCE = "api://AzureADTokenExchange"
+#: GitHub's token service: the runner's ``ACTIONS_ID_TOKEN_REQUEST_URL`` is on a subdomain of it
+#: (``pipelines.actions.githubusercontent.com``, ``run-actions-*.actions.githubusercontent.com``).
+GITHUB_ACTIONS_DOMAIN = "actions.githubusercontent.com"
 CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 15
 #: The whole token request, retry and assertion fetch included, whatever a proxy or peer does.
@@ -137,6 +144,7 @@ class GitHubOidcSource:
                 f"{names.GITHUB_REQUEST_URL} is not set (give the job `permissions: id-token: write`)"
             )
         client_id, tenant_id = _app(settings, self.name)
+        _check_github_url(settings)
         job = (settings.github_request_url or "", settings.github_request_token or "")
         return _entra_identity("gh", settings, tenant_id, client_id, *job)
 
@@ -176,6 +184,7 @@ class PipelinesOidcSource:
 
     def identity(self, feed: Feed, settings: Settings) -> Identity:
         client_id, tenant_id = self._ids(settings)
+        _check_pipelines_uri(settings)
         job = (
             settings.service_connection_id or "",
             settings.oidc_request_uri or "",
@@ -185,6 +194,7 @@ class PipelinesOidcSource:
 
     def get_token(self, feed: Feed, settings: Settings) -> Token:
         client_id, tenant_id = self._ids(settings)
+        _check_pipelines_uri(settings)
         url = f"{settings.oidc_request_uri}?api-version=7.1&serviceConnectionId={settings.service_connection_id}"
         headers = {
             "Authorization": f"Bearer {settings.system_access_token}",
@@ -198,6 +208,95 @@ class PipelinesOidcSource:
             client_id=client_id,
             tenant_id=tenant_id,
         )
+
+
+def _https_request(url: str) -> tuple[str, list[str]] | None:
+    """``(host, path segments)`` of an https URL as urllib requests it (host in lower case, with
+    ``:port`` unless 443; dot segments removed); None for any other URL, or one whose host a client
+    or proxy could read otherwise (user info, a backslash, spaces, a disguised dot segment)."""
+    from ..feeds import request_url  # noqa: PLC0415
+
+    try:
+        user_info = "@" in urllib.parse.urlsplit(url).netloc
+    except ValueError:
+        return None
+    requested = request_url(url) if url.startswith("https://") and not user_info else None
+    if requested is None:
+        return None
+    host, _, path = requested.removeprefix("https://").partition("/")
+    return host, [segment for segment in path.split("/") if segment]
+
+
+def _host_of(url: str) -> str:
+    """The host of *url* in lower case, as urllib reads it; empty when it has none."""
+    try:
+        return urllib.parse.urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
+def _shown(url: str, settings: Settings, segments: int = 0) -> str:
+    """Where *url* points, for a message: scheme, host and the first *segments* path segments;
+    never user info, a query or a known secret."""
+    try:
+        split = urllib.parse.urlsplit(url)
+        port = f":{split.port}" if split.port else ""
+    except ValueError:
+        return "a URL that cannot be read"
+    if not (split.scheme and split.hostname):
+        return "not a URL with a host"
+    if "@" in split.netloc or "\\" in url or any(ch.isspace() or ord(ch) < 32 for ch in url):
+        return "a URL with user info, a backslash or spaces, which clients read differently"
+    path = "".join(f"/{segment}" for segment in split.path.split("/")[1 : 1 + segments])
+    return redact(f"{split.scheme}://{split.hostname}{port}{path}", settings.secret_values())
+
+
+def _check_github_url(settings: Settings) -> None:
+    """``ACTIONS_ID_TOKEN_REQUEST_URL`` must be https on GitHub's token service (a subdomain of
+    ``actions.githubusercontent.com``) or, on GitHub Enterprise Server, on ``GITHUB_SERVER_URL``'s
+    host or a subdomain of it: anywhere else the request token is not sent (SourceFailed)."""
+    url = settings.github_request_url or ""
+    server = _host_of(settings.github_server_url or "")
+    found = _https_request(url)
+    host = found[0] if found else ""
+    if host.endswith(f".{GITHUB_ACTIONS_DOMAIN}") or (server and (host == server or host.endswith(f".{server}"))):
+        return
+    also = f" or {server} (GITHUB_SERVER_URL) and its subdomains" if server else ""
+    raise SourceFailed(
+        f"{names.GITHUB_REQUEST_URL} ({_shown(url, settings)}) is not an https URL on GitHub's token service "
+        f"(*.{GITHUB_ACTIONS_DOMAIN}{also}), so {names.GITHUB_REQUEST_TOKEN} was not sent; "
+        "leave both as the GitHub runner sets them"
+    )
+
+
+def _check_pipelines_uri(settings: Settings) -> None:
+    """``SYSTEM_OIDCREQUESTURI`` must be https on Azure DevOps in the organisation of
+    ``SYSTEM_COLLECTIONURI`` (``dev.azure.com/{org}``, ``{org}.visualstudio.com``, or their
+    release-management twins): anywhere else the job token is not sent (SourceFailed)."""
+    from ..feeds import ascii_lower, organization_of_collection  # noqa: PLC0415
+
+    uri = settings.oidc_request_uri or ""
+    organization = organization_of_collection(settings.collection_uri or "")
+    if organization is None:
+        raise SourceFailed(
+            f"{names.OIDC_REQUEST_URI} cannot be checked: {names.COLLECTION_URI[0]} is missing or not an "
+            f"Azure DevOps Services URL, so {names.SYSTEM_ACCESSTOKEN} was not sent; run in an Azure Pipelines "
+            "job, which sets both"
+        )
+    org = organization.lower()
+    found = _https_request(uri)
+    if found is not None:
+        host, segments = found
+        if host in {"dev.azure.com", "vsrm.dev.azure.com"} and [ascii_lower(s) for s in segments[:1]] == [org]:
+            return
+        if host in {f"{org}.visualstudio.com", f"{org}.vsrm.visualstudio.com"}:
+            return
+    raise SourceFailed(
+        f"{names.OIDC_REQUEST_URI} ({_shown(uri, settings, segments=1)}) is not an https URL of the "
+        f"organisation {organization} (dev.azure.com/{organization}/ or {organization}.visualstudio.com, "
+        f"from {names.COLLECTION_URI[0]}), so {names.SYSTEM_ACCESSTOKEN} was not sent; leave both as the "
+        "agent sets them"
+    )
 
 
 def _entra_identity(source: str, settings: Settings, tenant_id: str, client_id: str, *proof: str) -> Identity:

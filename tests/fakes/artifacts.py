@@ -8,9 +8,19 @@
 
 A request without credentials gets the 401 the real service sends (Bearer ``authorization_uri``,
 Basic realm, TFS-Federated, ``X-VSS-ResourceTenant``, ``X-VSS-AuthorizationEndpoint``); a wrong
-credential gets 401 with ``X-VSS-AuthenticateError: InvalidToken`` and a TF400813 body. Only the
-secrets a test configured for an organisation open it, with any user name. Hosts that are not
-Azure DevOps (look-alikes) answer 401 to everything. Every request is recorded.
+credential gets 401 with ``X-VSS-AuthenticateError: InvalidToken`` and a TF400813 body. A JWT is
+judged as Azure DevOps judges an Entra ID token, by itself: signed by the fake Entra ID, audience
+Azure DevOps, the organisation's tenant, within its time range (registering one opens nothing).
+Other secrets (PATs, job and session tokens) open an organisation only when a test registered them
+for it, with any user name. Hosts that are not Azure DevOps (look-alikes) answer 401 to everything.
+Every request is recorded.
+
+The service's other faces, per organisation or host: a GET of an organisation URL (not a feed's
+PyPI API) without ``X-TFS-FedAuthRedirect: Suppress`` is sent to a sign-in page (302);
+organisations backed by personal Microsoft accounts (``msa_orgs``) challenge with a bare Bearer and
+the all-zero tenant and send an Entra token to the sign-in page too; an Azure DevOps Server host
+(``server_hosts``) challenges with Windows authentication and Basic, names no tenant, and refuses
+Entra tokens; and ``never_signed_in`` organisations answer a person's Entra token with TF401444.
 """
 
 from __future__ import annotations
@@ -29,6 +39,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
+
+from tests.fakes.entra import ADO_RESOURCE, verified_claims, within_time_range
 
 HOSTED = "pkgs.dev.azure.com"
 LEGACY_SUFFIX = ".pkgs.visualstudio.com"
@@ -72,12 +84,20 @@ class FakeArtifacts:
         self.tenant_on_get_only: set[str] = set()
         """Organisations whose HEAD 401 names no tenant (only their GET does)."""
         self.entra: Any = None
-        """The fake Entra ID whose Azure DevOps tokens for TENANT open every organisation."""
+        """The fake Entra ID (its tokens are judged by their signature and claims, not looked up)."""
+        self.tenants: dict[str, str] = {}
+        """Organisation -> the Entra tenant it is connected to (TENANT when not set)."""
+        self.never_signed_in: set[str] = set()
+        """Organisations the person has never opened in a browser: their Entra token gets TF401444."""
         self.other_hosts: dict[str, Any] = {}
         """Host -> an object with handle(method, host, target, headers, body) -> (status, headers, body)."""
 
     def accept(self, org: str, secret: str) -> None:
+        """*secret* (a PAT, job or session token) opens *org*. A JWT is judged by its claims alone."""
         self.accepted.setdefault(org.lower(), set()).add(secret)
+
+    def tenant_of(self, org: str) -> str:
+        return self.tenants.get(org.lower(), TENANT)
 
     def add_feed(self, org: str, feed: str) -> FeedState:
         return self.feeds.setdefault((org.lower(), feed.lower()), FeedState(guid=str(uuid.uuid4())))
@@ -140,7 +160,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body and self.command != "HEAD":
             self.wfile.write(content)
 
-    def _route(  # noqa: PLR0912 - the feed's routes, side by side
+    def _route(
         self, state: FakeArtifacts, host: str, payload: bytes, record: Recorded
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         parsed = _parse_location(host, self.path.split("?", 1)[0], state.server_hosts)
@@ -149,14 +169,10 @@ class _Handler(BaseHTTPRequestHandler):
         org, rest = parsed
         public = org.lower() in state.public_orgs
         if record.secret is None and not public:
-            if org.lower() in state.msa_orgs:
-                return _msa_challenge()
-            if org.lower() in state.tenant_on_get_only and self.command == "HEAD":
-                return 401, [("WWW-Authenticate", "TFS-Federated")], b""
-            return _challenge(org)
-        entra_token = state.entra is not None and state.entra.valid_for(record.secret, TENANT)
-        if not public and not entra_token and record.secret not in state.accepted.get(org.lower(), set()):
-            return _rejected(org)
+            return self._unauthenticated(state, host, org, rest)
+        refused = None if public else _refused(state, host, org, record.secret or "")
+        if refused is not None:
+            return refused
         if len(rest) < 3 or rest[0] != "_packaging" or rest[2] != "pypi":
             return 404, [], b"Not Found"
         feed = state.feed_by_segment(org, rest[1])
@@ -180,6 +196,24 @@ class _Handler(BaseHTTPRequestHandler):
         if action[:1] == ["upload"]:
             return 404, [], b"Not Found"  # hatch probes .../upload/%2Bsimple/<name>/
         return 404, [], b"Not Found"
+
+    def _unauthenticated(
+        self, state: FakeArtifacts, host: str, org: str, rest: list[str]
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """What a request without credentials gets: the challenge of the host and organisation, or,
+        for a GET of an organisation URL (anything but a feed's PyPI API) that does not say
+        ``X-TFS-FedAuthRedirect: Suppress``, the browser's way: a redirect to the sign-in page."""
+        if host in state.server_hosts:
+            return _server_challenge(host)
+        feed_api = len(rest) >= 3 and rest[0] == "_packaging" and rest[2] == "pypi"
+        suppressed = (self.headers.get("X-TFS-FedAuthRedirect") or "").strip().lower() == "suppress"
+        if self.command == "GET" and not feed_api and not suppressed:
+            return _sign_in_redirect()
+        if org.lower() in state.msa_orgs:
+            return _msa_challenge()
+        if org.lower() in state.tenant_on_get_only and self.command == "HEAD":
+            return 401, [("WWW-Authenticate", "TFS-Federated")], b""
+        return _challenge(org, state.tenant_of(org))
 
     def _base(self, host: str, org: str, rest: list[str], feed: FeedState) -> str:
         if host.endswith(LEGACY_SUFFIX):
@@ -229,16 +263,94 @@ class _Handler(BaseHTTPRequestHandler):
         return 200, [], b""
 
 
-def _challenge(org: str) -> tuple[int, list[tuple[str, str]], bytes]:
+def _refused(state: FakeArtifacts, host: str, org: str, secret: str) -> tuple[int, list[tuple[str, str]], bytes] | None:
+    """Why *secret* does not open *org* on *host*, as the answer the service gives; None when it does."""
+    if _is_jwt(secret):  # an Entra ID token, judged by itself
+        if host in state.server_hosts:
+            return _server_rejected(host)  # Azure DevOps Server has no Entra ID
+        if org.lower() in state.msa_orgs:
+            return _sign_in_redirect()  # an organisation of personal accounts: az tokens get the sign-in page
+        claims = verified_claims(secret)
+        if not (
+            claims is not None
+            and claims.get("aud") == ADO_RESOURCE
+            and claims.get("tid") == state.tenant_of(org)
+            and within_time_range(claims)
+        ):
+            return _rejected(org, state.tenant_of(org))
+        if org.lower() in state.never_signed_in and "scp" in claims:
+            return _never_signed_in(org, claims)
+        return None
+    if secret in state.accepted.get(org.lower(), set()):
+        return None
+    return _server_rejected(host) if host in state.server_hosts else _rejected(org, state.tenant_of(org))
+
+
+def _is_jwt(secret: str) -> bool:
+    return secret.startswith("eyJ") and secret.count(".") == 2
+
+
+#: Where the service sends a browser (or a client that did not ask it not to) to sign in.
+SIGN_IN_PAGE = (
+    "https://spsprodweu5.vssps.visualstudio.com/_signin?realm=dev.azure.com&reply_to=https%3A%2F%2Fdev.azure.com%2F"
+)
+
+
+def _sign_in_redirect() -> tuple[int, list[tuple[str, str]], bytes]:
+    return 302, [("Location", SIGN_IN_PAGE), ("X-VSS-E2EID", str(uuid.uuid4())), ("Content-Type", "text/html")], b""
+
+
+def _server_challenge(host: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Azure DevOps Server's 401: Windows authentication, and Basic for PATs; no tenant, no Bearer."""
+    return (
+        401,
+        [
+            ("WWW-Authenticate", "Negotiate"),
+            ("WWW-Authenticate", "NTLM"),
+            ("WWW-Authenticate", f'Basic realm="https://{host}/"'),
+            ("X-TFS-ProcessId", str(uuid.uuid4())),
+            ("X-VSS-E2EID", str(uuid.uuid4())),
+            ("X-FRAME-OPTIONS", "SAMEORIGIN"),
+            ("Content-Type", "text/html"),
+        ],
+        b"<html><body>401 - Unauthorized: Access is denied due to invalid credentials.</body></html>",
+    )
+
+
+def _server_rejected(host: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    status, headers, body = _server_challenge(host)
+    return status, [*headers, ("X-VSS-AuthenticateError", "InvalidToken")], body
+
+
+def _never_signed_in(org: str, claims: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+    """TF401444: a person whose Entra token is good, who has never opened the organisation."""
+    who = f"{claims.get('tid')}\\{claims.get('upn') or claims.get('preferred_username') or claims.get('oid')}"
+    body = json.dumps(
+        {
+            "$id": "1",
+            "innerException": None,
+            "message": f"TF401444: Please sign-in at least once as {who} in a web browser to enable access to "
+            "the service.",
+            "typeName": "Microsoft.TeamFoundation.Framework.Server.UnauthorizedRequestException, "
+            "Microsoft.TeamFoundation.Framework.Server",
+            "typeKey": "UnauthorizedRequestException",
+            "errorCode": 0,
+            "eventId": 3000,
+        }
+    ).encode()
+    return 401, [("Content-Type", "application/json; charset=utf-8"), ("X-VSS-E2EID", str(uuid.uuid4()))], body
+
+
+def _challenge(org: str, tenant: str = TENANT) -> tuple[int, list[tuple[str, str]], bytes]:
     realm = "https://pkgsprodsu3weu.pkgs.visualstudio.com/"
     return (
         401,
         [
-            ("WWW-Authenticate", f"Bearer authorization_uri=https://login.microsoftonline.com/{TENANT}"),
+            ("WWW-Authenticate", f"Bearer authorization_uri=https://login.microsoftonline.com/{tenant}"),
             ("WWW-Authenticate", f'Basic realm="{realm}"'),
             ("WWW-Authenticate", "TFS-Federated"),
             ("X-TFS-ProcessId", str(uuid.uuid4())),
-            ("X-VSS-ResourceTenant", TENANT),
+            ("X-VSS-ResourceTenant", tenant),
             ("X-VSS-AuthorizationEndpoint", f"https://vssps.dev.azure.com/{org}/"),
             ("X-TFS-FedAuthRealm", realm),
             ("X-TFS-FedAuthIssuer", realm),
@@ -282,10 +394,17 @@ class FakeVssps:
             return 400, [("Content-Type", "application/json")], b'{"message":"VS800006: api-version or tokenType"}'
         if "application/json" not in (headers.get("Accept") or ""):
             return 203, [("Content-Type", "text/html")], b"<html>Azure DevOps Services | Sign In</html>"
-        entra = self.state.entra
-        claims = entra.issued.get(bearer) if entra is not None else None
-        if not claims or not entra.valid_for(bearer, TENANT) or claims.get("idtyp") == "app":
+        claims = verified_claims(bearer)
+        valid = (
+            claims is not None
+            and claims.get("aud") == ADO_RESOURCE
+            and claims.get("tid") == self.state.tenant_of(segments[0])
+            and within_time_range(claims)
+        )
+        if claims is None or not valid or claims.get("idtyp") == "app":
             return 401, [("Content-Type", "application/json")], b'{"message":"TF400813: not authorized"}'
+        if segments[0].lower() in self.state.never_signed_in:
+            return _never_signed_in(segments[0], claims)
         if self.caps_lifetime and "validTo" in document:
             return 400, [("Content-Type", "application/json")], b'{"message":"VS403494: lifetime exceeds the maximum"}'
         token = "sess" + uuid.uuid4().hex + uuid.uuid4().hex
@@ -312,8 +431,8 @@ def _msa_challenge() -> tuple[int, list[tuple[str, str]], bytes]:
     )
 
 
-def _rejected(org: str) -> tuple[int, list[tuple[str, str]], bytes]:
-    status, headers, _ = _challenge(org)
+def _rejected(org: str, tenant: str = TENANT) -> tuple[int, list[tuple[str, str]], bytes]:
+    status, headers, _ = _challenge(org, tenant)
     body = json.dumps(
         {
             "$id": "1",

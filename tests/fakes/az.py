@@ -1,6 +1,8 @@
 """A fake ``az`` executable: logs its argv, then behaves as ``az.json`` beside it says.
 
-Modes: ``token`` (prints what ``az account get-access-token --output json`` prints),
+Modes: ``token`` (prints what ``az account get-access-token --output json`` prints: the configured
+token when it is for the ``--resource`` and tenant asked for, the ``--tenant`` or else the profile's
+default account's, and otherwise, as az would, a token the fake Entra ID signs for what was asked),
 ``not_logged_in``, ``aadsts`` (an Entra error), ``garbage`` (exit 0, not JSON, with the token
 inside), ``hang`` (sleeps), ``expired`` (a token whose expiry has passed), ``grandchild`` (prints a
 token and exits, leaving a process in its own session that holds stdout for 60 s). The names of the
@@ -17,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.fakes.entra import ADO_RESOURCE, make_jwt, signing_key
+
 SCRIPT = r"""#!{python}
 import json, sys, time
 from pathlib import Path
@@ -30,14 +34,57 @@ with open(here / "az.env", "a") as log:
 mode = config["mode"]
 token = config.get("token", "")
 time.sleep(config.get("delay", 0))
+
+
+def asked(flag):
+    args = sys.argv[1:]
+    return args[args.index(flag) + 1] if flag in args[:-1] else None
+
+
+def profile_tenant():
+    try:
+        profile = json.loads(Path(config["profile"]).read_text(encoding="utf-8-sig"))
+        return next(s["tenantId"] for s in profile["subscriptions"] if s.get("isDefault"))
+    except (OSError, ValueError, KeyError, StopIteration):
+        return None
+
+
+def for_what_was_asked(token, tenant, expires):
+    # The configured token when it is for the resource and tenant asked; else one signed for those.
+    import base64
+
+    def b64(data):
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return token
+    resource = asked("--resource") or (asked("--scope") or "").removesuffix("/.default")
+    if not isinstance(claims, dict) or "aud" not in claims:
+        return token
+    if claims["aud"] == resource and claims.get("tid", tenant) == tenant:
+        return token
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    key = serialization.load_pem_private_key(config["signing_key"].encode(), password=None)
+    claims.update({{"aud": resource, "tid": tenant, "iss": f"https://sts.windows.net/{{tenant}}/", "exp": expires}})
+    signed = b64(json.dumps({{"typ": "JWT", "alg": "RS256", "kid": "fake"}}).encode()) + "."
+    signed += b64(json.dumps(claims).encode())
+    return signed + "." + b64(key.sign(signed.encode(), padding.PKCS1v15(), hashes.SHA256()))
+
+
 if mode == "token" or mode == "expired":
     expires = int(time.time()) + (-120 if mode == "expired" else config.get("lifetime", 3600))
+    tenant = asked("--tenant") or profile_tenant() or "72f988bf-86f1-41af-91ab-2d7cd011db47"
     printed = {{
-        "accessToken": token,
+        "accessToken": for_what_was_asked(token, tenant, expires),
         "expiresOn": time.strftime("%Y-%m-%d %H:%M:%S.000000", time.localtime(expires)),
         "expires_on": expires,
         "subscription": "00000000-1111-2222-3333-444444444444",
-        "tenant": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        "tenant": tenant,
         "tokenType": "Bearer",
     }}
     if config.get("old"):  # az before 2.54 printed only the naive local time
@@ -92,7 +139,15 @@ class FakeAz:
         self, mode: str, token: str = "", lifetime: int = 3600, delay: float = 0, *, old: bool = False
     ) -> None:
         """*old*: print only ``expiresOn`` (local time, no zone), as az before 2.54 did."""
-        config = {"mode": mode, "token": token, "lifetime": lifetime, "delay": delay, "old": old}
+        config = {
+            "mode": mode,
+            "token": token,
+            "lifetime": lifetime,
+            "delay": delay,
+            "old": old,
+            "profile": str(self.profile_dir / "azureProfile.json"),
+            "signing_key": _signing_key_pem(),
+        }
         (self.directory / "az.json").write_text(json.dumps(config))
         self.write_profile(signed_in=mode != "not_logged_in")
 
@@ -149,24 +204,32 @@ class FakeAz:
 
 
 def jwt(lifetime: float = 3600, **claims: object) -> str:
-    """An unsigned JWT shaped like an Entra access token for Azure DevOps (tests only)."""
-    import base64
-
-    def b64(data: dict[str, object]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
-
+    """An Entra access token for Azure DevOps, for a person in the tests' tenant, as ``az login``
+    holds one: signed by the fake Entra ID, so the feed fake judges it as Azure DevOps would."""
     now = int(time.time())
     body = {
-        "aud": "499b84ac-1321-427f-aa17-267ca6975798",
-        "iss": "https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/",
+        "aud": ADO_RESOURCE,
+        "iss": f"https://sts.windows.net/{TENANT}/",
+        "tid": TENANT,
         "iat": now,
         "nbf": now,
         "exp": int(now + lifetime),
         "oid": os.urandom(4).hex(),
+        "scp": "user_impersonation",
         **claims,
     }
-    signature = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
-    return f"{b64({'typ': 'JWT', 'alg': 'RS256'})}.{b64(body)}.{signature}"
+    return make_jwt(body)
+
+
+def _signing_key_pem() -> str:
+    """The fake Entra ID's signing key, for the fake az to sign what it is asked for (tests only)."""
+    from cryptography.hazmat.primitives import serialization
+
+    return (
+        signing_key()
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        .decode()
+    )
 
 
 AZD_SCRIPT = r"""#!{python}

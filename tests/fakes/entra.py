@@ -10,8 +10,11 @@ talks to it as to the real service:
   ``device_code`` grant (``authorization_pending`` until the flow is approved);
 * ``POST /{tenant}/oauth2/v2.0/devicecode``.
 
-Access tokens are JWT-shaped, for the Azure DevOps resource, and remembered, so that the feed fake
-accepts exactly the tokens issued here for its tenant.
+Access tokens are JWTs for the Azure DevOps resource, signed with this module's key, so that the
+feed fake judges them as Azure DevOps does: signature, audience, tenant and time range. Entra's own
+checks are made too: client assertions for their signature (a certificate registered for the app),
+audience and time range; device-code polls for Entra's 5 s interval (``slow_down`` when sooner),
+the code's lifetime (``expired_token``) and the person's answer (``authorization_declined``).
 
 The issuers: GitHub Actions' ``ACTIONS_ID_TOKEN_REQUEST_URL`` (``GET``, bearer request token,
 ``audience`` parameter, answers ``{"value": jwt}``) and Azure Pipelines' ``SYSTEM_OIDCREQUESTURI``
@@ -21,6 +24,8 @@ The issuers: GitHub Actions' ``ACTIONS_ID_TOKEN_REQUEST_URL`` (``GET``, bearer r
 from __future__ import annotations
 
 import base64
+import binascii
+import functools
 import hashlib
 import json
 import secrets
@@ -31,9 +36,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
 ENTRA_HOST = "login.entra.test"
-GITHUB_HOST = "token.actions.test"
-PIPELINES_HOST = "oidc.pipelines.test"
+GITHUB_HOST = "pipelines.actions.githubusercontent.com"  # the runner's ACTIONS_ID_TOKEN_REQUEST_URL host
+PIPELINES_HOST = "dev.azure.com"  # SYSTEM_OIDCREQUESTURI: https://dev.azure.com/{org}/.../oidctoken
 ADO_RESOURCE = "499b84ac-1321-427f-aa17-267ca6975798"
 ASSERTION_AUDIENCE = "api://AzureADTokenExchange"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -43,18 +53,60 @@ Response = tuple[int, list[tuple[str, str]], bytes]
 
 
 def _b64(data: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+    return _b64_bytes(json.dumps(data).encode())
+
+
+def _b64_bytes(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@functools.cache
+def signing_key() -> rsa.RSAPrivateKey:
+    """The fake Entra ID's token-signing key: one per test process, shared by every FakeEntra and by
+    the fake az's tokens, so a resource (the feed fake) can check a token's signature as Azure
+    DevOps checks Entra's, without a registry of what was handed out."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 def make_jwt(claims: dict[str, Any]) -> str:
-    signature = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
-    return f"{_b64({'typ': 'JWT', 'alg': 'RS256', 'kid': 'fake'})}.{_b64(claims)}.{signature}"
+    """A JWT signed (RS256) with :func:`signing_key`: what the fake Entra ID issues."""
+    signed = f"{_b64({'typ': 'JWT', 'alg': 'RS256', 'kid': 'fake'})}.{_b64(claims)}"
+    signature = signing_key().sign(signed.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signed}.{_b64_bytes(signature)}"
 
 
 def claims_of(token: str) -> dict[str, Any]:
-    payload = token.split(".")[1]
-    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    decoded: dict[str, Any] = json.loads(_unb64(token.split(".")[1]))
     return decoded
+
+
+def verified_claims(token: str) -> dict[str, Any] | None:
+    """The claims of a JWT the fake Entra ID signed, or None (not a JWT, or another signature).
+    Only the signature: the audience, tenant and times are the resource's to judge."""
+    try:
+        header, payload, signature = token.split(".")
+        if json.loads(_unb64(header)).get("alg") != "RS256":
+            return None
+        signing_key().public_key().verify(
+            _unb64(signature), f"{header}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256()
+        )
+        claims = json.loads(_unb64(payload))
+    except (ValueError, InvalidSignature, binascii.Error, AttributeError):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def within_time_range(claims: dict[str, Any], now: float | None = None) -> bool:
+    """``nbf`` (when present) has come and ``exp`` has not, as Entra ID and Azure DevOps judge a JWT."""
+    now = time.time() if now is None else now
+    expires, not_before = claims.get("exp"), claims.get("nbf", 0)
+    if not (isinstance(expires, int | float) and isinstance(not_before, int | float)):
+        return False
+    return not_before <= now < expires
 
 
 @dataclass
@@ -63,7 +115,15 @@ class DeviceFlow:
     tenant: str
     scope: str
     polls_before_approval: int
+    interval: int
+    """Seconds the client must leave between polls; each ``slow_down`` adds five, as Entra does."""
+    expires_at: float
+    """``time.monotonic()`` after which the code has expired."""
+    slow_downs: int = 0
+    """``slow_down`` answers still to give, before anything else."""
+    declined: bool = False
     polls: int = 0
+    last_poll: float | None = None
 
 
 @dataclass
@@ -92,6 +152,23 @@ class FakeEntra:
     #: ``(error, description)`` Entra answers a device-code poll with after the first pending one:
     #: a refusal (declined, Conditional Access) instead of the person completing the sign-in.
     device_refusal: tuple[str, str] | None = None
+    #: The polling ``interval`` a device flow is started with, in seconds: Entra's 5. A poll sooner
+    #: than that after the previous one is answered ``slow_down`` (and the interval grows by 5 s).
+    #: Tests that need speed lower it where the fake is built (tests/conftest.py), nowhere else.
+    device_interval: int = 5
+    #: The device code's lifetime (``expires_in``); a poll after it gets ``expired_token``.
+    device_expires_in: int = 900
+    #: How many ``slow_down`` answers each new flow starts with (Entra under load): the client must
+    #: then wait the longer interval (``device_interval`` + 5 s for each) before polling again.
+    device_slow_down: int = 0
+    #: The person declines the sign-in in the browser: the poll after the pending ones gets
+    #: ``authorization_declined`` and the flow is over.
+    device_declined: bool = False
+    #: Every device-code poll: ``(device code, time.monotonic(), what was answered)``.
+    device_polls: list[tuple[str, float, str]] = field(default_factory=list)
+    #: Certificate clients' registered certificates: client id -> {thumbprint -> public key}, the
+    #: thumbprint as an assertion's ``x5t`` (SHA-1) or ``x5t#S256`` header carries it.
+    certificates: dict[str, dict[str, Any]] = field(default_factory=dict)
     failing: int = 0  # answer this many token requests with 500
     garbage: int = 0  # answer this many token requests with a 200 that is not JSON
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -107,11 +184,35 @@ class FakeEntra:
         self.federated.add(client_id)
         return client_id
 
-    def issue_assertion(self, subject: str, issuer: str = "https://token.actions.githubusercontent.com") -> str:
+    def add_certificate_client(self, certificate_pem: bytes) -> str:
+        """An application whose credential is the certificate in *certificate_pem* (the app
+        registration's "Certificates" list): its assertions must be signed with that key."""
+        client_id = str(uuid.uuid4())
+        self.register_certificate(client_id, certificate_pem)
+        return client_id
+
+    def register_certificate(self, client_id: str, certificate_pem: bytes) -> None:
+        """Upload one more certificate to *client_id*'s registration (a rotation keeps both)."""
+        certificate = x509.load_pem_x509_certificate(certificate_pem)
+        keys = self.certificates.setdefault(client_id, {})
+        for algorithm in (hashes.SHA1(), hashes.SHA256()):  # noqa: S303 - x5t is SHA-1 by definition
+            keys[_b64_bytes(certificate.fingerprint(algorithm))] = certificate.public_key()
+        self.certificate_clients.add(client_id)
+
+    def issue_assertion(
+        self,
+        subject: str,
+        issuer: str = "https://token.actions.githubusercontent.com",
+        *,
+        audience: str = ASSERTION_AUDIENCE,
+        lifetime: int = 600,
+        not_before: int | None = None,
+    ) -> str:
+        """A federated assertion from one of the fake issuers (*lifetime* may be negative: expired)."""
         now = int(time.time())
-        token = make_jwt(
-            {"iss": issuer, "sub": subject, "aud": ASSERTION_AUDIENCE, "iat": now, "nbf": now, "exp": now + 600}
-        )
+        claims = {"iss": issuer, "sub": subject, "aud": audience, "iat": now,
+                  "nbf": now if not_before is None else not_before, "exp": now + lifetime}  # fmt: skip
+        token = make_jwt(claims)
         self.assertions.add(token)
         return token
 
@@ -166,12 +267,17 @@ class FakeEntra:
                     [("Content-Type", "text/html")],
                     b"<html><body>Sign-in is down for maintenance</body></html>",
                 )
-            return self._token(segments[0], form)
+            return self._token(host, segments[0], form)
         return _json(404, {"error": "not_found"})
 
     def approve_all(self) -> None:
         for flow in self.flows.values():
             flow.polls_before_approval = 0
+
+    def decline_all(self) -> None:
+        """The person declines every sign-in waiting for them."""
+        for flow in self.flows.values():
+            flow.declined = True
 
     def _openid(self, host: str, tenant: str) -> Response:
         base = f"https://{host}/{tenant}"
@@ -206,7 +312,14 @@ class FakeEntra:
         device_code = secrets.token_urlsafe(24)
         user_code = "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(9))
         self.flows[device_code] = DeviceFlow(
-            form.get("client_id", ""), tenant, form.get("scope", ""), self.polls_before_approval
+            form.get("client_id", ""),
+            tenant,
+            form.get("scope", ""),
+            self.polls_before_approval,
+            interval=self.device_interval,
+            expires_at=time.monotonic() + self.device_expires_in,
+            slow_downs=self.device_slow_down,
+            declined=self.device_declined,
         )
         return _json(
             200,
@@ -214,14 +327,14 @@ class FakeEntra:
                 "device_code": device_code,
                 "user_code": user_code,
                 "verification_uri": "https://microsoft.com/devicelogin",
-                "expires_in": 900,
-                "interval": 1,
+                "expires_in": self.device_expires_in,
+                "interval": self.device_interval,
                 "message": f"To sign in, use a web browser to open the page https://microsoft.com/devicelogin "
                 f"and enter the code {user_code} to authenticate.",
             },
         )
 
-    def _token(self, tenant: str, form: dict[str, str]) -> Response:
+    def _token(self, host: str, tenant: str, form: dict[str, str]) -> Response:
         grant = form.get("grant_type")
         client_id = form.get("client_id", "")
         scope = form.get("scope", "")
@@ -233,7 +346,7 @@ class FakeEntra:
                 400, "invalid_scope", "AADSTS70011: The provided value for the input parameter 'scope' is not valid."
             )
         if grant == "client_credentials":
-            return self._client_credentials(tenant, client_id, scope, form)
+            return self._client_credentials(host, tenant, client_id, scope, form)
         if grant in {DEVICE_CODE_GRANT, "authorization_code", "refresh_token"}:
             unknown = self._unknown_public_client(client_id)
             if unknown is not None:
@@ -256,21 +369,46 @@ class FakeEntra:
         return _error(400, "unsupported_grant_type", f"AADSTS70003: grant type {grant} is not supported.")
 
     def _device_code_grant(self, tenant: str, client_id: str, scope: str, form: dict[str, str]) -> Response:
-        flow = self.flows.get(form.get("device_code", ""))
-        if flow is None:
-            return _error(400, "expired_token", "AADSTS70019: Verification code expired.")
-        if flow.client_id != client_id:  # a device code is bound to the application that started it
-            return _error(400, "invalid_grant", "AADSTS70000: The device code was issued to another application.")
-        flow.polls += 1
-        if self.device_refusal is not None and flow.polls > 1:
-            del self.flows[form["device_code"]]
-            return _error(400, *self.device_refusal)
-        if flow.polls <= flow.polls_before_approval:
-            return _error(400, "authorization_pending", "AADSTS70016: Pending end-user authorization.")
-        del self.flows[form["device_code"]]
+        code = form.get("device_code", "")
+        answer = self._device_poll(code, client_id)
+        with self.lock:
+            self.device_polls.append((code, time.monotonic(), answer[0] if answer else "granted"))
+        if answer is not None:
+            return _error(400, *answer)
+        del self.flows[code]
         return _json(200, self._user_tokens(tenant, client_id, scope))
 
-    def _client_credentials(self, tenant: str, client_id: str, scope: str, form: dict[str, str]) -> Response:
+    def _device_poll(self, code: str, client_id: str) -> tuple[str, str] | None:
+        """Entra's answer to one device-code poll: ``(error, description)``, or None to grant it."""
+        flow = self.flows.get(code)
+        now = time.monotonic()
+        if flow is None:
+            return "expired_token", "AADSTS70019: Verification code expired."
+        if flow.client_id != client_id:  # a device code is bound to the application that started it
+            return "invalid_grant", "AADSTS70000: The device code was issued to another application."
+        if now >= flow.expires_at:  # the code's expires_in has passed, whatever the person did
+            del self.flows[code]
+            return "expired_token", "AADSTS70019: Verification code expired."
+        too_soon = flow.last_poll is not None and now - flow.last_poll < flow.interval
+        flow.last_poll = now
+        if not too_soon and flow.slow_downs > 0:
+            flow.slow_downs -= 1  # the knob: Entra asks for patience whatever the client did
+            too_soon = True
+        if too_soon:
+            flow.interval += 5  # RFC 8628 3.5: every slow_down adds five seconds to the interval
+            return "slow_down", f"Poll no more often than every {flow.interval} seconds."
+        flow.polls += 1
+        if self.device_refusal is not None and flow.polls > 1:
+            del self.flows[code]
+            return self.device_refusal
+        if flow.polls <= flow.polls_before_approval:
+            return "authorization_pending", "AADSTS70016: Pending end-user authorization."
+        if flow.declined:
+            del self.flows[code]
+            return "authorization_declined", "AADSTS70000: The user declined to authorize the sign-in."
+        return None
+
+    def _client_credentials(self, host: str, tenant: str, client_id: str, scope: str, form: dict[str, str]) -> Response:
         if tenant in {"organizations", "common", "consumers"}:
             return _error(
                 400,
@@ -279,7 +417,7 @@ class FakeEntra:
             )
         if scope.strip() != f"{ADO_RESOURCE}/.default":
             return _error(400, "invalid_scope", "AADSTS1002012: The provided value for scope is not valid.")
-        refused = self._client_refused(client_id, form)
+        refused = self._client_refused(f"https://{host}/{tenant}/oauth2", client_id, form)
         return refused or _json(200, self._access(tenant, client_id, app=True))
 
     def _unknown_public_client(self, client_id: str) -> Response | None:
@@ -291,17 +429,76 @@ class FakeEntra:
             f"AADSTS700016: Application with identifier '{client_id}' was not found in the directory 'Contoso'.",
         )
 
-    def _client_refused(self, client_id: str, form: dict[str, str]) -> Response | None:
+    def _client_refused(self, endpoint: str, client_id: str, form: dict[str, str]) -> Response | None:
+        """Why Entra refuses the client's proof (*endpoint*: the tenant's ``…/oauth2``), or None."""
         assertion = form.get("client_assertion", "")
         if form.get("client_assertion_type") == JWT_BEARER and client_id in self.certificate_clients:
-            claims = claims_of(assertion)  # a certificate-signed assertion names the app twice
-            if not (claims.get("iss") == claims.get("sub") == client_id and claims.get("exp", 0) > time.time()):
-                return _error(401, "invalid_client", "AADSTS700027: Client assertion failed signature validation.")
-        elif form.get("client_assertion_type") == JWT_BEARER:
+            return self._certificate_refused(endpoint, client_id, assertion)
+        if form.get("client_assertion_type") == JWT_BEARER:
             if client_id not in self.federated or assertion not in self.assertions:
                 return _error(401, "invalid_client", "AADSTS700213: No matching federated identity record found.")
-        elif self.secrets.get(client_id) != form.get("client_secret"):
+            claims = claims_of(assertion)
+            if claims.get("aud") != ASSERTION_AUDIENCE:
+                return _error(
+                    401,
+                    "invalid_client",
+                    f"AADSTS700212: No matching federated identity record found for presented assertion audience "
+                    f"'{claims.get('aud')}'.",
+                )
+            if not within_time_range(claims):
+                return _error(
+                    401, "invalid_client", "AADSTS700024: Client assertion is not within its valid time range."
+                )
+            return None
+        if self.secrets.get(client_id) != form.get("client_secret"):
             return _error(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
+        return None
+
+    def _certificate_refused(self, endpoint: str, client_id: str, assertion: str) -> Response | None:
+        """A certificate assertion (RFC 7523, as msal builds it): signed RS256 or PS256 with a key
+        registered for the app (found by its ``x5t#S256`` or ``x5t`` thumbprint), ``iss`` and ``sub``
+        both the app, ``aud`` the tenant's token endpoint, and within its time range."""
+        try:
+            header_part, payload_part, signature_part = assertion.split(".")
+            header, claims = json.loads(_unb64(header_part)), json.loads(_unb64(payload_part))
+            signature = _unb64(signature_part)
+        except (ValueError, binascii.Error):
+            header = claims = None
+        if not (isinstance(header, dict) and isinstance(claims, dict)):
+            return _error(401, "invalid_client", "AADSTS50027: JWT token is invalid or malformed.")
+        registered = self.certificates.get(client_id, {})
+        thumbprints = [str(header.get(name, "")).rstrip("=") for name in ("x5t#S256", "x5t")]  # msal pads them
+        key = next((registered[t] for t in thumbprints if t in registered), None)
+        if key is None:
+            return _error(
+                401,
+                "invalid_client",
+                "AADSTS700027: Client assertion contains an invalid signature. [Reason - The key was not found.]",
+            )
+        algorithm = str(header.get("alg"))
+        pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=hashes.SHA256.digest_size)
+        scheme = {"RS256": padding.PKCS1v15(), "PS256": pss}.get(algorithm)
+        try:
+            verified = (
+                scheme is not None
+                and key.verify(signature, f"{header_part}.{payload_part}".encode(), scheme, hashes.SHA256()) is None
+            )
+        except InvalidSignature:
+            verified = False
+        if not verified:
+            return _error(401, "invalid_client", "AADSTS700027: Client assertion failed signature validation.")
+        if not claims.get("iss") == claims.get("sub") == client_id:  # a certificate assertion names the app twice
+            return _error(
+                401,
+                "invalid_client",
+                "AADSTS700021: Client assertion application identifier doesn't match 'client_id' parameter.",
+            )
+        if claims.get("aud") not in {f"{endpoint}/v2.0/token", f"{endpoint}/token"}:
+            return _error(
+                401, "invalid_client", "AADSTS700023: Client assertion audience claim does not match Realm issuer."
+            )
+        if not within_time_range(claims):
+            return _error(401, "invalid_client", "AADSTS700024: Client assertion is not within its valid time range.")
         return None
 
     def _access(self, tenant: str, client_id: str, *, app: bool) -> dict[str, Any]:
@@ -316,6 +513,7 @@ class FakeEntra:
             "iat": now,
             "nbf": now,
             "exp": now + self.token_lifetime,
+            "uti": secrets.token_urlsafe(16),  # Entra's unique token identifier: no two tokens alike
             **({"idtyp": "app", "roles": []} if app else {"scp": "user_impersonation", "upn": "alice@contoso.test"}),
         }
         token = make_jwt(claims)
@@ -371,7 +569,7 @@ def _json(status: int, document: dict[str, Any]) -> Response:
 
 
 def _error(status: int, error: str, description: str) -> Response:
-    code = int(description.removeprefix("AADSTS").partition(":")[0])
-    return _json(status, {"error": error, "error_description": description, "error_codes": [code],
+    codes = [int(description.removeprefix("AADSTS").partition(":")[0])] if description.startswith("AADSTS") else []
+    return _json(status, {"error": error, "error_description": description, "error_codes": codes,
                           "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ"), "trace_id": str(uuid.uuid4()),
                           "correlation_id": str(uuid.uuid4())})  # fmt: skip

@@ -16,10 +16,15 @@ from keyring_ado.sources.identity import (
     ServicePrincipalSource,
     WorkloadIdentitySource,
 )
-from tests.conftest import AdoWorld
+from tests.conftest import FOREIGN_TOKEN_HOSTS, AdoWorld
 from tests.fakes import entra
 from tests.fakes.artifacts import TENANT
 from tests.helpers import feed, leaked
+
+#: The rest of an Azure Pipelines job's SYSTEM_OIDCREQUESTURI, after the organisation (or project).
+OIDC_PATH = "_apis/distributedtask/hubs/build/plans/p/jobs/j/oidctoken"
+PROJECT = "8f0e0000-0000-4000-8000-000000000000"
+GITHUB_LOOKALIKE, PIPELINES_LOOKALIKE = FOREIGN_TOKEN_HOSTS
 
 
 def current(monkeypatch: pytest.MonkeyPatch, **values: str) -> Settings:
@@ -62,8 +67,7 @@ def test_service_principal_certificate(routed: AdoWorld, monkeypatch: pytest.Mon
     rsa = trustme.KeyType.RSA
     issued = trustme.CA(key_type=rsa).issue_cert("sp.contoso.test", key_type=rsa)
     pem.write_bytes(issued.private_key_and_cert_chain_pem.bytes())
-    client_id = routed.entra.add_federated_client()
-    routed.entra.certificate_clients.add(client_id)
+    client_id = routed.entra.add_certificate_client(issued.cert_chain_pems[0].bytes())
     settings = current(
         monkeypatch, AZURE_CLIENT_ID=client_id, AZURE_TENANT_ID=TENANT, AZURE_CLIENT_CERTIFICATE_PATH=str(pem)
     )
@@ -129,7 +133,8 @@ def test_pipelines_service_connection(routed: AdoWorld, monkeypatch: pytest.Monk
     client_id = routed.entra.add_federated_client()
     settings = current(
         monkeypatch,
-        SYSTEM_OIDCREQUESTURI=f"https://{entra.PIPELINES_HOST}/contoso/_apis/distributedtask/hubs/build/plans/p/jobs/j/oidctoken",
+        SYSTEM_COLLECTIONURI="https://dev.azure.com/contoso/",
+        SYSTEM_OIDCREQUESTURI=f"https://{entra.PIPELINES_HOST}/contoso/{OIDC_PATH}",
         AZURESUBSCRIPTION_SERVICE_CONNECTION_ID="3c1f9b0e-0000-4000-8000-000000000001",
         AZURESUBSCRIPTION_CLIENT_ID=client_id,
         AZURESUBSCRIPTION_TENANT_ID=TENANT,
@@ -140,6 +145,171 @@ def test_pipelines_service_connection(routed: AdoWorld, monkeypatch: pytest.Monk
     posted = routed.state.received(entra.PIPELINES_HOST)[-1]
     assert posted.method == "POST"
     assert "serviceConnectionId=3c1f9b0e-0000-4000-8000-000000000001" in posted.path
+
+
+def nothing_sent(world: AdoWorld, connects_before: int) -> bool:
+    """No request reached any fake, and nothing asked the proxy for a connection."""
+    return world.state.received() == [] and world.proxy.connects[connects_before:] == []
+
+
+@pytest.mark.parametrize(
+    ("url", "server"),
+    [
+        (f"https://{GITHUB_LOOKALIKE}/_apis/oidctoken?api-version=2.0", None),  # served by the fake
+        (f"http://{entra.GITHUB_HOST}/_apis/oidctoken?api-version=2.0", None),
+        ("https://evilactions.githubusercontent.com/_apis/oidctoken", None),
+        ("https://raw.githubusercontent.com/contoso/app/main/oidctoken", None),
+        (f"https://{GITHUB_LOOKALIKE}?@{entra.GITHUB_HOST}/_apis/oidctoken", None),
+        (f"https://{entra.GITHUB_HOST}@{GITHUB_LOOKALIKE}/_apis/oidctoken", None),
+        (f"https://{GITHUB_LOOKALIKE}\\@{entra.GITHUB_HOST}/_apis/oidctoken", None),
+        (f"https://{entra.GITHUB_HOST}:8443/_apis/oidctoken", None),
+        ("https://ghes.contoso.test/_services/pipelines/_apis/oidctoken", None),  # no GITHUB_SERVER_URL
+        ("https://ghes.contoso.test.evil.example/_apis/oidctoken", "https://ghes.contoso.test"),
+        ("https://evilghes.contoso.test/_apis/oidctoken", "https://ghes.contoso.test"),
+    ],
+)
+def test_github_request_token_goes_only_to_githubs_token_service(
+    url: str, server: str | None, routed: AdoWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ACTIONS_ID_TOKEN_REQUEST_TOKEN went to whatever ACTIONS_ID_TOKEN_REQUEST_URL named: now only
+    https on *.actions.githubusercontent.com (or GitHub Enterprise Server's own host) gets it, and
+    anything else is one line with no request at all (issue 14, item 7)."""
+    settings = current(
+        monkeypatch,
+        AZURE_CLIENT_ID=routed.entra.add_federated_client(),
+        AZURE_TENANT_ID=TENANT,
+        ACTIONS_ID_TOKEN_REQUEST_URL=url,
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN=routed.entra.github_request_token,
+        **({"GITHUB_SERVER_URL": server} if server else {}),
+    )
+    routed.state.reset_log()
+    connects = len(routed.proxy.connects)
+    with pytest.raises(SourceFailed) as caught:
+        GitHubOidcSource().get_token(feed(), settings)
+    assert nothing_sent(routed, connects)
+    said = str(caught.value)
+    assert said.startswith("ACTIONS_ID_TOKEN_REQUEST_URL (")
+    assert "is not an https URL on GitHub's token service (*.actions.githubusercontent.com" in said
+    assert "so ACTIONS_ID_TOKEN_REQUEST_TOKEN was not sent" in said
+    assert not leaked(routed.entra.github_request_token, said)
+
+
+@pytest.mark.parametrize(
+    ("url", "server"),
+    [
+        (
+            "https://pipelines.actions.githubusercontent.com/Ab12/00000000-0000-0000-0000-000000000000/_apis/"
+            "distributedtask/hubs/Actions/plans/p/jobs/j/idtoken?api-version=2.0",
+            None,
+        ),
+        ("https://run-actions-1-azure-eastus.actions.githubusercontent.com/55/idtoken/p/j?api-version=2.0", None),
+        (
+            "https://ghes.contoso.test/_services/pipelines/_apis/distributedtask/hubs/Actions/plans/p/jobs/j/idtoken",
+            "https://GHES.contoso.test/",
+        ),
+        ("https://pipelines.ghes.contoso.test/_apis/idtoken", "https://ghes.contoso.test"),
+    ],
+)
+def test_githubs_token_service_hosts_are_accepted(
+    url: str, server: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hosts GitHub's runners use (github.com's two shapes, an Enterprise Server and a subdomain
+    of it) pass the check."""
+    settings = current(
+        monkeypatch,
+        AZURE_CLIENT_ID="c",
+        AZURE_TENANT_ID=TENANT,
+        ACTIONS_ID_TOKEN_REQUEST_URL=url,
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN="t",
+        **({"GITHUB_SERVER_URL": server} if server else {}),
+    )
+    assert GitHubOidcSource().identity(feed(), settings).source == "gh"
+
+
+def pipelines_job(monkeypatch: pytest.MonkeyPatch, world: AdoWorld, uri: str, collection: str | None) -> Settings:
+    return current(
+        monkeypatch,
+        SYSTEM_OIDCREQUESTURI=uri,
+        AZURESUBSCRIPTION_SERVICE_CONNECTION_ID="3c1f9b0e-0000-4000-8000-000000000001",
+        AZURESUBSCRIPTION_CLIENT_ID=world.entra.add_federated_client(),
+        AZURESUBSCRIPTION_TENANT_ID=TENANT,
+        SYSTEM_ACCESSTOKEN=world.entra.pipelines_job_token,
+        **({"SYSTEM_COLLECTIONURI": collection} if collection else {}),
+    )
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        f"https://{entra.PIPELINES_HOST}/fabrikam/{OIDC_PATH}",  # served by the fake: another organisation
+        f"http://{entra.PIPELINES_HOST}/contoso/{OIDC_PATH}",
+        f"https://{PIPELINES_LOOKALIKE}/contoso/{OIDC_PATH}",  # served by the fake
+        f"https://fabrikam.visualstudio.com/{OIDC_PATH}",
+        f"https://contoso.visualstudio.com.evil.example/{OIDC_PATH}",
+        f"https://{entra.PIPELINES_HOST}/contoso/../fabrikam/{OIDC_PATH}",
+        f"https://{PIPELINES_LOOKALIKE}?@{entra.PIPELINES_HOST}/contoso/{OIDC_PATH}",
+        f"https://{entra.PIPELINES_HOST}:8443/contoso/{OIDC_PATH}",
+        f"https://vssps.dev.azure.com/contoso/{OIDC_PATH}",
+    ],
+)
+def test_job_token_goes_only_to_the_jobs_organisation(
+    uri: str, routed: AdoWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SYSTEM_ACCESSTOKEN went to whatever SYSTEM_OIDCREQUESTURI named: now only https on Azure DevOps
+    in the organisation of SYSTEM_COLLECTIONURI gets it; anything else is one line and no request
+    (issue 14, item 7)."""
+    settings = pipelines_job(monkeypatch, routed, uri, "https://dev.azure.com/contoso/")
+    routed.state.reset_log()
+    connects = len(routed.proxy.connects)
+    with pytest.raises(SourceFailed) as caught:
+        PipelinesOidcSource().get_token(feed(), settings)
+    assert nothing_sent(routed, connects)
+    said = str(caught.value)
+    assert said.startswith("SYSTEM_OIDCREQUESTURI (")
+    assert "is not an https URL of the organisation contoso (dev.azure.com/contoso/" in said
+    assert "so SYSTEM_ACCESSTOKEN was not sent" in said
+    assert not leaked(routed.entra.pipelines_job_token, said)
+
+
+@pytest.mark.parametrize("collection", [None, "https://tfs.contoso.test/DefaultCollection/", "contoso"])
+def test_job_token_not_sent_without_the_jobs_organisation(
+    collection: str | None, routed: AdoWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without SYSTEM_COLLECTIONURI naming an Azure DevOps Services organisation, nothing says where the
+    job token may go: it is not sent (issue 14, item 7)."""
+    settings = pipelines_job(monkeypatch, routed, f"https://{entra.PIPELINES_HOST}/contoso/{OIDC_PATH}", collection)
+    routed.state.reset_log()
+    connects = len(routed.proxy.connects)
+    with pytest.raises(SourceFailed, match=r"^SYSTEM_OIDCREQUESTURI cannot be checked: SYSTEM_COLLECTIONURI is"):
+        PipelinesOidcSource().identity(feed(), settings)
+    with pytest.raises(SourceFailed, match="so SYSTEM_ACCESSTOKEN was not sent"):
+        PipelinesOidcSource().get_token(feed(), settings)
+    assert nothing_sent(routed, connects)
+
+
+@pytest.mark.parametrize(
+    ("uri", "collection"),
+    [
+        (
+            f"https://dev.azure.com/Contoso/{PROJECT}/{OIDC_PATH}",
+            "https://dev.azure.com/contoso/",
+        ),
+        (
+            f"https://contoso.visualstudio.com/{PROJECT}/{OIDC_PATH}",
+            "https://dev.azure.com/contoso/",
+        ),
+        (f"https://dev.azure.com/contoso/{OIDC_PATH}", "https://contoso.visualstudio.com/"),
+        (f"https://vsrm.dev.azure.com/contoso/{OIDC_PATH}", "https://dev.azure.com/contoso/"),
+        (f"https://contoso.vsrm.visualstudio.com/{OIDC_PATH}", "https://contoso.visualstudio.com/"),
+    ],
+)
+def test_the_jobs_organisation_is_accepted_in_each_spelling(
+    uri: str, collection: str, routed: AdoWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dev.azure.com/{org} and {org}.visualstudio.com, either way round, and classic release
+    pipelines' vsrm hosts, pass the check."""
+    settings = pipelines_job(monkeypatch, routed, uri, collection)
+    assert PipelinesOidcSource().identity(feed(), settings).source == "sc"
 
 
 def test_entra_outage_is_failed_and_bounded(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch) -> None:
