@@ -165,6 +165,43 @@ def read_json(path: str | Path) -> object:
         return None
 
 
+def read_unlinked(path: Path, limit: int) -> bytes | None:
+    """The first *limit* bytes of the regular file *path*, opened without following a link (one
+    there is refused: ELOOP); None for a FIFO, a device or a directory. FileNotFoundError when
+    there is none."""
+    return _read_checked(path, _NOFOLLOW, lambda status: stat.S_ISREG(status.st_mode), limit)
+
+
+def replace_atomically(path: Path, data: bytes, mode: int, group: int | None = None) -> None:
+    """Make *path* hold *data*: written to a temporary file beside it, flushed to disk, given
+    *mode* (and *group*, when it can be) and renamed over it. A reader sees the old file or the
+    new one, whole; when anything fails the old file is as it was and the temporary one is gone."""
+    import tempfile  # noqa: PLC0415 - only writers need it
+
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        if group is not None and hasattr(os, "chown"):
+            with contextlib.suppress(OSError):  # only a group the user is in can be given
+                os.chown(temporary, -1, group)
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    if sys.platform != "win32":
+        with contextlib.suppress(OSError):  # the rename itself reaches the disk
+            directory = os.open(path.parent, os.O_RDONLY | _CLOEXEC)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+
+
 def special_file(path: str | Path) -> bool:
     """True when something other than a regular file (a FIFO, a device, a directory) stands at
     *path*: reading it could block for ever, so it is left alone."""

@@ -7,11 +7,16 @@ own file, keeping everything already there (an existing index stays, the feed is
 from __future__ import annotations
 
 import configparser
+import io
+import os
 import re
+import stat
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from ._jsonfile import read_unlinked, replace_atomically, special_file
 
 INDEX_NAME = "ado"
 
@@ -59,58 +64,136 @@ class ConfigError(Exception):
     """The client's file cannot be merged into; the message says which file, why, and what to do."""
 
 
+_LARGEST = 4 << 20  # a configuration file is a few KiB; one this large is not read, nor rewritten
+
+
 def write(client: str, index: str, path: Path) -> bool:
     """Merge the configuration into *path*; False when it was already there. Nothing is written
-    when the file cannot be read, parsed or written (:class:`ConfigError`)."""
-    by_hand = f"add what `keyring-ado setup {client} URL` prints by hand"
-    from ._jsonfile import special_file  # noqa: PLC0415
+    when the file cannot be read, parsed or written (:class:`ConfigError`).
 
+    The file is edited, not regenerated: every line already there stays as it was (comments,
+    spelling, order, line endings) and the new lines are added. The result is written to a
+    temporary file beside it and renamed over it, with the old file's mode, so an interrupted
+    write leaves the old file whole. A symbolic link is followed only within its own directory.
+    """
+    by_hand = f"add what `keyring-ado setup {client} URL` prints by hand"
     try:
-        if special_file(path):
-            raise ConfigError(f"{path} is not a regular file, so it is left alone; {by_hand}")
+        target = _within_directory(path, by_hand)
+        text, status = _read(target, path, by_hand)
         if client == "pip":
-            return _write_pip(index, path, by_hand)
-        return _write_toml(client, index, path, by_hand)
+            merged = _merge_pip(text or "", index, path, by_hand)
+        else:
+            if client == "poetry" and text is None:
+                raise ConfigError(f"no {path}; run this in your Poetry project or pass --project")
+            merged = _merge_toml(client, text or "", index, path, by_hand)
+        if merged is None:
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        mode = stat.S_IMODE(status.st_mode) if status else _new_file_mode()
+        replace_atomically(target, merged.encode("utf-8"), mode, status.st_gid if status else None)
     except OSError as exc:
         raise ConfigError(f"cannot update {path}: {exc.strerror or exc}; fix that, or {by_hand}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text; fix it, or {by_hand}") from None
     except RecursionError:
         raise ConfigError(f"{path} is nested too deeply to read; fix it, or {by_hand}") from None
-
-
-def _write_toml(client: str, index: str, path: Path, by_hand: str) -> bool:
-    if client == "poetry" and not path.exists():
-        raise ConfigError(f"no {path}; run this in your Poetry project or pass --project")
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    _check_toml(text, path, by_hand)
-    if index.partition("://")[2].rstrip("/") in text:  # with or without a user name before the host
-        return False
-    if client == "uv":
-        if not re.search(r"(?m)^keyring-provider\s*=", text):
-            text = 'keyring-provider = "subprocess"\n' + ("\n" if text else "") + text
-        text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + _uv_index(index, _free_name(text, "index"))
-    else:
-        text = text.rstrip("\n") + "\n\n" + _poetry_source(index, _free_name(text, "tool.poetry.source"))
-    _check_toml(text, path, by_hand, merged=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
     return True
 
 
-def _check_toml(text: str, path: Path, by_hand: str, *, merged: bool = False) -> None:
-    """Refuse to touch a file that is not TOML, or to leave one that is not. Python 3.10 has no
-    TOML parser of its own: there the ``tomli`` backport is used when it is installed, and the
-    merge goes ahead unchecked when it is not."""
+def _within_directory(path: Path, by_hand: str) -> Path:
+    """The file *path* names: itself, or where its symbolic link leads when that is in the same
+    directory. A link out of it (to a file this command was not asked to change) is refused."""
+    if not path.is_symlink():
+        return path
+    try:
+        real = Path(os.path.realpath(path, strict=True))
+    except FileNotFoundError:  # a dangling link: the file it names is created
+        real = Path(os.path.realpath(path))
+    if real.parent != Path(os.path.realpath(path.parent)):
+        raise ConfigError(f"{path} is a symbolic link out of its directory (to {real}), so it is left alone; {by_hand}")
+    return real
+
+
+def _read(target: Path, path: Path, by_hand: str) -> tuple[str | None, os.stat_result | None]:
+    """The text of *target* and its status; ``(None, None)`` when there is no such file."""
+    try:
+        data = None if special_file(target) else read_unlinked(target, _LARGEST + 1)
+    except FileNotFoundError:
+        return None, None
+    if data is None:  # a FIFO would block for ever, a device could be anything
+        raise ConfigError(f"{path} is not a regular file, so it is left alone; {by_hand}")
+    if len(data) > _LARGEST:
+        raise ConfigError(f"{path} is larger than 4 MiB, so it is left alone; {by_hand}")
+    return data.decode("utf-8"), target.lstat()
+
+
+def _new_file_mode() -> int:
+    """What ``open()`` would give a new file: read-write for all, less the umask."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _merge_toml(client: str, text: str, index: str, path: Path, by_hand: str) -> str | None:
+    """*text* with the feed added (a line at the top, tables at the end), or None when it is there."""
+    document = _check_toml(text, path, by_hand)
+    if _mentions(text, document, index):
+        return None
+    newline = _newline(text)
+    if client == "uv":
+        if not re.search(r"(?m)^keyring-provider\s*=", text):
+            text = 'keyring-provider = "subprocess"' + newline + (newline if text else "") + text
+        added = _uv_index(index, _free_name(text, "index"))
+    else:
+        added = _poetry_source(index, _free_name(text, "tool.poetry.source"))
+    body = text.rstrip("\r\n")
+    text = body + (newline * 2 if body.strip() else "") + added.replace("\n", newline)
+    _check_toml(text, path, by_hand, merged=True)
+    return text
+
+
+def _mentions(text: str, document: dict[str, Any] | None, index: str) -> bool:
+    """True when the feed is in the file already, with or without a user name before the host:
+    in its text, or (escaped there) in one of its strings."""
+    needle = index.partition("://")[2].rstrip("/")
+    if needle in text:
+        return True
+    values: list[object] = [document]
+    while values:
+        value = values.pop()
+        if isinstance(value, str) and needle in value:
+            return True
+        if isinstance(value, dict):
+            values.extend(value.values())
+        elif isinstance(value, list):
+            values.extend(value)
+    return False
+
+
+def _newline(text: str) -> str:
+    """The line ending the file uses (its first one), so added lines match it."""
+    found = re.search(r"\r\n|\r|\n", text)
+    return found.group() if found else "\n"
+
+
+def _check_toml(text: str, path: Path, by_hand: str, *, merged: bool = False) -> dict[str, Any] | None:
+    """The document in *text*: refuse to touch a file that is not TOML, or to leave one that is
+    not. Python 3.10 has no TOML parser of its own: there the ``tomli`` backport is used when it
+    is installed, and the merge goes ahead unchecked (None) when it is not."""
     parser = _toml_parser()
     if parser is None:
-        return
+        return None
     try:
-        parser.loads(text)
+        document: dict[str, Any] = parser.loads(text)
     except parser.TOMLDecodeError as exc:
         if merged:
-            raise ConfigError(f"adding the feed would leave {path} invalid ({exc}); {by_hand}") from None
+            raise _would_break(path, str(exc), by_hand) from None
         raise ConfigError(f"{path} is not valid TOML ({exc}); fix it, or {by_hand}") from None
+    return document
+
+
+def _would_break(path: Path, reason: str, by_hand: str) -> ConfigError:
+    return ConfigError(f"adding the feed would leave {path} invalid ({reason}); {by_hand}")
 
 
 def _toml_parser() -> Any:  # noqa: ANN401 - tomllib, or the same module as tomli
@@ -125,43 +208,170 @@ def _toml_parser() -> Any:  # noqa: ANN401 - tomllib, or the same module as toml
     return tomli
 
 
-def _write_pip(index: str, path: Path, by_hand: str) -> bool:
+def _merge_pip(text: str, index: str, path: Path, by_hand: str) -> str | None:
+    """*text* with the feed and the provider in ``[global]``, or None when they are there.
+
+    pip reads the file with :mod:`configparser`; that decides what the file means (an existing
+    ``index-url`` stays, the feed goes into ``extra-index-url`` beside it). The lines are then
+    edited in place: a value grows at its end, new keys go after the last line of ``[global]``
+    (a new ``[global]`` at the end of the file). The result is read back and must mean what the
+    file meant plus the feed, or nothing is written.
+    """
+    if any(character.isspace() or not character.isprintable() for character in index):
+        raise ConfigError(
+            f"the feed URL has a space or a control character, so it is not written to {path}; "
+            "give the feed's index URL as its Connect to feed page shows it"
+        )
+    before = _read_ini(text, path, f"{path} is not a valid pip configuration file", f"fix it, or {by_hand}")
+    settings = dict(before["global"]) if before.has_section("global") else before.defaults()
+    changes: dict[str, str] = {}
+    existing = _pip_option(settings, "index-url")
+    extras = _pip_option(settings, "extra-index-url")
+    urls = extras[1].split() if extras else []
+    if existing is None:
+        changes["index-url"] = index
+    elif existing[1].rstrip("/") != index.rstrip("/") and index not in urls:
+        changes[extras[0] if extras else "extra-index-url"] = " ".join([*urls, index])
+    if _pip_option(settings, "keyring-provider") is None:
+        changes["keyring-provider"] = "import"
+    if not changes:
+        return None
+    merged = _edit_global(text, changes, index)
+    after = _read_ini(merged, path, f"adding the feed would leave {path} invalid", by_hand)
+    expected = _ini_meaning(before)
+    expected["global"] = _section_meaning({**settings, **changes})
+    if _ini_meaning(after) != expected:
+        raise _would_break(path, "its other settings would read differently", by_hand)
+    return merged
+
+
+def _read_ini(text: str, path: Path, problem: str, then: str) -> configparser.ConfigParser:
+    """*text* read as pip reads its configuration files (lines split at any line ending)."""
     parser = configparser.ConfigParser(interpolation=None)
     try:
-        parser.read(path, encoding="utf-8")
-    except (configparser.Error, UnicodeDecodeError) as exc:
-        reason = str(exc).splitlines()[0]
-        raise ConfigError(f"{path} is not a valid pip configuration file ({reason}); fix it, or {by_hand}") from None
-    if not parser.has_section("global"):
-        parser.add_section("global")
-    section = parser["global"]
-    changed = False
-    existing = section.get("index-url")
-    extras = section.get("extra-index-url", "").split()
-    if existing is None:
-        section["index-url"] = index
-        changed = True
-    elif existing.rstrip("/") != index.rstrip("/") and index not in extras:
-        section["extra-index-url"] = " ".join([*extras, index])  # keep their index, add the feed beside it
-        changed = True
-    if "keyring-provider" not in section:
-        section["keyring-provider"] = "import"
-        changed = True
-    if changed:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w") as stream:
-            parser.write(stream)
-    return changed
+        parser.read_file(io.StringIO(text, newline=None), source=str(path))
+    except configparser.Error as exc:
+        raise ConfigError(f"{problem} ({str(exc).splitlines()[0]}); {then}") from None
+    return parser
+
+
+def _ini_meaning(parser: configparser.ConfigParser) -> dict[str, dict[str, str]]:
+    meaning = {name: _section_meaning(parser[name]) for name in parser.sections()}
+    meaning[parser.default_section] = _section_meaning(parser.defaults())
+    return meaning
+
+
+def _section_meaning(settings: Mapping[str, str]) -> dict[str, str]:
+    """The settings as pip takes them: ``extra-index-url`` is a list, however its URLs are spaced."""
+    return {
+        key: " ".join(value.split()) if _pip_name(key) == "extra-index-url" else value
+        for key, value in settings.items()
+    }
+
+
+def _pip_option(settings: Mapping[str, str], name: str) -> tuple[str, str] | None:
+    """The key and value pip takes for *name* (it reads ``index_url`` and ``--index-url`` as
+    ``index-url``, the last one winning), or None."""
+    found = None
+    for key, value in settings.items():
+        if _pip_name(key) == name:
+            found = (key, value)
+    return found
+
+
+def _pip_name(key: str) -> str:
+    return key.lower().replace("_", "-").removeprefix("--")
+
+
+def _edit_global(text: str, changes: Mapping[str, str], index: str) -> str:
+    """*text* with *changes* made to its ``[global]`` section, every other line kept as it is.
+
+    An ``extra-index-url`` already in the section gets *index* after its last value (on a line
+    of its own when the value spans lines); any other change is a new ``key = value`` line. The
+    lines are read the way :mod:`configparser` reads them: a line indented deeper than the key
+    before it continues that key's value, blank and comment lines end nothing.
+    """
+    lines = io.StringIO(text, newline="").readlines()
+    newline = _newline(text)
+    header, last, values = _global_layout(lines)
+    added = "".join(f"{key} = {value}{newline}" for key, value in changes.items() if key not in values)
+    for key in changes.keys() & values.keys():  # only extra-index-url is ever there already
+        first, final = values[key]
+        if final == first:
+            lines[final] = lines[final].rstrip() + f" {index}{newline}"
+        else:
+            indent = lines[final][: len(lines[final]) - len(lines[final].lstrip())]
+            lines[final] = _ended(lines[final], newline) + f"{indent}{index}{newline}"
+    if header is None:
+        ending = [_ended(lines.pop(), newline)] if lines else []
+        blank = newline if ending and ending[0].strip() else ""
+        return "".join([*lines, *ending, blank, f"[global]{newline}", added])
+    if added:
+        lines[last] = _ended(lines[last], newline) + added
+    return "".join(lines)
+
+
+def _ended(line: str, newline: str) -> str:
+    """*line* with a line ending (the last line of a file may have none)."""
+    return line if line.endswith(("\n", "\r")) else line + newline
+
+
+def _global_layout(lines: list[str]) -> tuple[int | None, int, dict[str, tuple[int, int]]]:
+    """Where ``[global]`` is: its header line, its last line that is not blank or a comment, and
+    for each of its keys the first and last line of its value."""
+    header: int | None = None
+    last = 0
+    values: dict[str, tuple[int, int]] = {}
+    section: str | None = None
+    option: str | None = None
+    indent = 0
+    for number, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("#", ";")):
+            continue
+        depth = len(line) - len(line.lstrip())
+        if option is not None and depth > indent:  # the value goes on
+            if section == "global":
+                values[option] = (values[option][0], number)
+                last = number
+            continue
+        indent = depth
+        found = configparser.ConfigParser.SECTCRE.match(stripped)
+        if found:
+            section, option = found.group("header"), None
+            if section == "global":
+                header = last = number
+            continue
+        found = configparser.ConfigParser.OPTCRE.match(stripped)
+        option = found.group("option").rstrip().lower() if found else None
+        if section == "global" and option is not None:
+            values[option] = (number, number)
+            last = number
+    return header, last, values
 
 
 def _uv_index(index: str, name: str = INDEX_NAME) -> str:
     # A user name in the URL makes uv ask keyring before its first request (any name works).
     with_user = index.replace("https://", "https://VssSessionToken@", 1)
-    return f'[[index]]\nname = "{name}"\nurl = "{with_user}"\n'
+    return f"[[index]]\nname = {_toml_string(name)}\nurl = {_toml_string(with_user)}\n"
 
 
 def _poetry_source(index: str, name: str = INDEX_NAME) -> str:
-    return f'[[tool.poetry.source]]\nname = "{name}"\nurl = "{index}"\npriority = "primary"\n'
+    return f'[[tool.poetry.source]]\nname = {_toml_string(name)}\nurl = {_toml_string(index)}\npriority = "primary"\n'
+
+
+def _toml_string(value: str) -> str:
+    """*value* as a TOML basic string: a quote, a backslash or a control character in it is
+    escaped, so it can neither end the string early nor start another line."""
+    escaped = []
+    for character in value:
+        if character in '"\\':
+            escaped.append("\\" + character)
+        elif ord(character) < 0x20 or ord(character) == 0x7F:
+            escaped.append(f"\\u{ord(character):04X}")
+        else:
+            escaped.append(character)
+    return '"' + "".join(escaped) + '"'
 
 
 def _free_name(text: str, table: str) -> str:
