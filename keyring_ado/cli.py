@@ -209,7 +209,18 @@ def _logout(feed: feeds.Feed | None, config: settings.Settings) -> int:
         _say("removed " + "; ".join(removed))
     else:
         _say(f"nothing to remove in {directory}")
+    if feed is not None and _signin_kept(directory):
+        _say(
+            "the sign-in is kept: it serves every organisation and tenant; run `keyring-ado logout` "
+            "without a URL to forget it too"
+        )
     return 0
+
+
+def _signin_kept(directory: Path) -> bool:
+    from .sources import signin_storage  # noqa: PLC0415 - no msal import: files only
+
+    return signin_storage.remembered_somewhere(directory)
 
 
 def _remove(feed: feeds.Feed | None, directory: Path) -> list[str]:

@@ -120,6 +120,26 @@ def test_login_then_logout(routed: AdoWorld, world_env: dict[str, str], tmp_path
     assert f"removed {cache / 'tokens.json'}; {cache / 'tenants.json'}" in everything.stderr
     assert not (cache / "tokens.json").exists()
     assert "nothing to remove" in cli(env, "logout").stderr
+    assert "the sign-in is kept" not in one.stderr, "no sign-in was made: nothing to say about one"
+
+
+def test_logout_of_one_organisation_says_the_sign_in_is_kept(world_env: dict[str, str], tmp_path: Path) -> None:
+    """`logout URL` forgets that organisation's tokens; a sign-in serves every organisation, so it
+    stays, and the command says so plainly and how to forget it too (issue 14, item 11)."""
+    cache = tmp_path / "cache" / "keyring-ado"
+    cache.mkdir(parents=True, mode=0o700)
+    (cache / "msal-cache.json").write_text("{}")
+    (cache / "msal-cache.json").chmod(0o600)
+    one = cli(world_env, "logout", FEED)
+    assert one.returncode == 0, one.stderr
+    assert "the sign-in is kept: it serves every organisation and tenant; run `keyring-ado logout` without a URL" in (
+        one.stderr
+    )
+    assert (cache / "msal-cache.json").exists()
+    everything = cli(world_env, "logout")
+    assert f"removed {cache / 'msal-cache.json'}" in everything.stderr
+    assert not (cache / "msal-cache.json").exists()
+    assert "the sign-in is kept" not in everything.stderr
 
 
 FEED = "https://pkgs.dev.azure.com/contoso/_packaging/feed/pypi/simple/"

@@ -28,6 +28,7 @@ from .._redact import first_line, redact
 from ..credential import Kind, Token
 from ..discovery import DEFAULT_AUTHORITY_HOST, authority_for
 from ..errors import SourceFailed, SourceUnavailable
+from . import signin_storage as storage
 from .base import Identity
 from .identity import SCOPE, entra_host, known_cloud, quiet_azure_loggers
 
@@ -39,8 +40,8 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 HTTP_TIMEOUT = 15
-ENCRYPTED_CACHE = "msal-cache.bin"
-FILE_CACHE = "msal-cache.json"
+ENCRYPTED_CACHE = storage.ENCRYPTED_CACHE
+FILE_CACHE = storage.FILE_CACHE
 
 
 class SignInSource:
@@ -55,7 +56,7 @@ class SignInSource:
         if settings.cache_dir is None:
             raise SourceUnavailable("KEYRING_ADO_CACHE=off, and a sign-in needs somewhere to be remembered")
         refusal = _why_not_interactive(settings)
-        if refusal and not any((Path(settings.cache_dir) / name).exists() for name in (ENCRYPTED_CACHE, FILE_CACHE)):
+        if refusal and not storage.remembered_somewhere(Path(settings.cache_dir)):
             raise SourceUnavailable(f"no remembered sign-in, and {refusal}")
         return Identity("msal", (entra_host(settings), settings.signin_client_id, settings.tenant or ""))
 
@@ -63,6 +64,9 @@ class SignInSource:
         if settings.cache_dir is None:
             raise SourceUnavailable("KEYRING_ADO_CACHE=off, and a sign-in needs somewhere to be remembered")
         directory = Path(settings.cache_dir)
+        refusal = _why_not_interactive(settings)  # decided before any storage is touched
+        if refusal and not storage.remembered_somewhere(directory):
+            raise SourceUnavailable(f"no remembered sign-in, and {refusal}")
         try:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
@@ -72,30 +76,40 @@ class SignInSource:
             ) from None
         for path in (directory / ENCRYPTED_CACHE, directory / FILE_CACHE, settings.ca_bundle):
             _regular_or_missing(path)  # a FIFO planted there would block msal's read for ever
-        cache, not_kept = _open_cache(directory, settings)
+        cache, not_kept = storage.open_cache(directory, allow_plaintext=settings.allow_unencrypted_cache)
         remembered = any(True for _ in cache.search(cache.CredentialType.ACCOUNT))  # local: no request yet
-        refusal = _why_not_interactive(settings)
         if not remembered and refusal:
+            if not_kept:
+                raise SourceUnavailable(f"the remembered sign-in cannot be read ({not_kept}), and {refusal}")
             raise SourceUnavailable(f"no remembered sign-in, and {refusal}")
         try:
-            app = _application(settings, authority_for(feed, settings).tenant, cache)
-            token = _silent(app) if remembered else None
-            if token is not None:
-                return token
-            if refusal:
-                raise SourceUnavailable(f"the remembered sign-in has expired, and {refusal}")
-            if not_kept:
-                raise SourceFailed(
-                    f"cannot keep a sign-in encrypted on this machine ({not_kept}); set "
-                    "KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE=1 to keep it in an owner-only file instead, "
-                    "or use `az login` or KEYRING_ADO_PAT"
-                )
-            with JsonFile(directory / "signin.json").locked(timeout=settings.signin_timeout + 10):
-                token = _silent(app)  # another process may have signed in while we waited
-                return token if token is not None else _interactive(app, settings)
+            with storage.cache_lock_errors(directory):
+                return _sign_in(feed, settings, directory, cache, remembered=remembered, not_kept=not_kept)
         except (OSError, ValueError) as exc:  # requests' errors are OSErrors; msal raises ValueError
             host = settings.authority_host or DEFAULT_AUTHORITY_HOST
             raise SourceFailed(f"could not reach Entra ID ({host}): {first_line(redact(str(exc)))}") from None
+
+
+def _sign_in(
+    feed: Feed, settings: Settings, directory: Path, cache: object, *, remembered: bool, not_kept: str | None
+) -> Token:
+    refusal = _why_not_interactive(settings)
+    app = _application(settings, authority_for(feed, settings).tenant, cache)
+    token = _silent(app) if remembered else None
+    if token is not None:
+        return token
+    if refusal:
+        raise SourceUnavailable(f"the remembered sign-in has expired, and {refusal}")
+    if not_kept:
+        raise SourceFailed(
+            f"cannot keep a sign-in encrypted on this machine ({not_kept}); set "
+            "KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE=1 to keep it in an owner-only file instead, "
+            "or use `az login` or KEYRING_ADO_PAT"
+        )
+    # One prompt for many processes; the browser and the device code each have their own deadline.
+    with JsonFile(directory / "signin.json").locked(timeout=2 * settings.signin_timeout + 10):
+        token = _silent(app)  # another process may have signed in while we waited
+        return token if token is not None else _interactive(app, settings)
 
 
 def _regular_or_missing(path: str | Path | None) -> None:
@@ -108,43 +122,9 @@ def _regular_or_missing(path: str | Path | None) -> None:
         )
 
 
-def _open_cache(directory: Path, settings: Settings) -> tuple[Any, str | None]:
-    """``(cache, None)`` when sign-ins can be kept as the policy allows; else an in-memory cache and why."""
-    from msal_extensions import FilePersistence, PersistedTokenCache, build_encrypted_persistence  # noqa: PLC0415
-
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        persistence = build_encrypted_persistence(str(directory / ENCRYPTED_CACHE))
-        if not Path(persistence.get_location()).exists():
-            persistence.save("{}")  # so a missing Secret Service shows now, not after a sign-in
-        return PersistedTokenCache(persistence), None
-    except Exception as exc:
-        reason = f"no encrypted storage: {first_line(str(exc))}"
-    if settings.allow_unencrypted_cache:
-        path = directory / FILE_CACHE
-        persistence = FilePersistence(str(path))
-        if not path.exists():
-            persistence.save("{}")
-        path.chmod(0o600)
-        return PersistedTokenCache(persistence), None
-    import msal  # noqa: PLC0415
-
-    return msal.TokenCache(), reason
-
-
 def forget(directory: Path) -> list[str]:
     """Forget the remembered sign-in in *directory*: what was removed, for ``keyring-ado logout``."""
-    removed = [str(directory / FILE_CACHE)] if JsonFile(directory / FILE_CACHE).clear() else []
-    try:
-        from msal_extensions import build_encrypted_persistence  # noqa: PLC0415
-
-        persistence = build_encrypted_persistence(str(directory / ENCRYPTED_CACHE))
-        if Path(persistence.get_location()).exists():
-            persistence.save("{}")
-            removed.append(f"the encrypted sign-in ({ENCRYPTED_CACHE})")
-    except Exception:  # no encrypted storage here: nothing was kept in it
-        _log.debug("keyring-ado: no encrypted sign-in to clear in %s", directory)
-    return removed
+    return storage.forget(directory)
 
 
 def _application(settings: Settings, tenant: str, cache: Any) -> Any:  # noqa: ANN401 - msal's own types
@@ -166,9 +146,13 @@ def _application(settings: Settings, tenant: str, cache: Any) -> Any:  # noqa: A
 
 
 def _silent(app: Any) -> Token | None:  # noqa: ANN401
+    from msal_extensions import LockError  # noqa: PLC0415
+
     for account in app.get_accounts():
         try:
             result = app.acquire_token_silent([SCOPE], account=account)
+        except LockError:
+            raise  # the cache's lock, not the sign-in: said as such by the caller
         except Exception as exc:
             _log.debug("keyring-ado: silent sign-in failed: %s", type(exc).__name__)
             continue
@@ -178,25 +162,97 @@ def _silent(app: Any) -> Token | None:  # noqa: ANN401
 
 
 def _interactive(app: Any, settings: Settings) -> Token:  # noqa: ANN401
+    """A browser when there is a display (the broker's window where it is installed), else or after
+    it a device code; each step has its own KEYRING_ADO_SIGNIN_TIMEOUT."""
+    if settings.display:
+        token = _broker(app, settings) if _broker_available() else _browser(app, settings)
+        if token is not None:
+            return token
+    return _device_code(app, settings)
+
+
+#: How long starting a browser may take (``webbrowser`` waits for some browser commands to exit).
+BROWSER_START_TIMEOUT = 10.0
+
+
+def _browser(app: Any, settings: Settings) -> Token | None:  # noqa: ANN401
+    """A browser sign-in with a loopback redirect: the page is shown on the terminal at once, in
+    case no browser opens. None (and a line saying so) when it fails or times out."""
+    from .. import _loopback  # noqa: PLC0415
+
     deadline = time.monotonic() + settings.signin_timeout
-    if settings.display or _broker_available():
-        extra = {"parent_window_handle": app.CONSOLE_WINDOW_HANDLE} if _broker_available() else {}
-        try:
-            result = app.acquire_token_interactive(
-                [SCOPE], prompt="select_account", timeout=int(settings.signin_timeout), **extra
+    with _loopback.Receiver() as receiver, _terminal() as terminal:
+        flow = app.initiate_auth_code_flow(
+            [SCOPE], redirect_uri=receiver.redirect_uri, prompt="select_account", response_mode="form_post"
+        )
+        page = str(flow.get("auth_uri", ""))
+        if not _shown_safely(page):
+            _say(terminal, "the sign-in page Entra ID named does not look like a web address; using a device code")
+            return None
+        _say(terminal, f"opening a browser to sign in; if none opens, open this page on this machine: {page}")
+        if not _open_browser(page):
+            _say(terminal, "no browser could be started; using a device code instead")
+            return None
+        response = receiver.wait(deadline)
+        if response is None:
+            _say(
+                terminal,
+                f"the browser sign-in did not finish within {settings.signin_timeout:g} s; using a device code instead",
             )
-        except Exception as exc:
-            _log.debug("keyring-ado: browser sign-in unavailable (%s); using a device code", type(exc).__name__)
-        else:
-            if "access_token" in result:
-                return _token(result, "sign-in (browser)")
+            return None
+        result = app.acquire_token_by_auth_code_flow(flow, response, scopes=[SCOPE])
+        if "access_token" in result:
+            return _token(result, "sign-in (browser)")
+        _say(terminal, f"the browser sign-in failed ({_describe(result)}); using a device code instead")
+        return None
+
+
+def _open_browser(page: str) -> bool:
+    """``webbrowser.open`` with a deadline: False when no browser could be started."""
+    import webbrowser  # noqa: PLC0415
+
+    from .. import _deadline  # noqa: PLC0415
+
+    try:
+        return bool(_deadline.call(lambda: webbrowser.open(page), BROWSER_START_TIMEOUT, "the browser"))
+    except _deadline.DeadlineExceeded:
+        return True  # a browser command that waits for its window to close: it did start
+    except Exception as exc:  # webbrowser.Error, OSError from a broken BROWSER
+        _log.debug("keyring-ado: no browser: %s", type(exc).__name__)
+        return False
+
+
+def _broker(app: Any, settings: Settings) -> Token | None:  # noqa: ANN401
+    """The Windows (WAM) or macOS broker's window, bounded by KEYRING_ADO_SIGNIN_TIMEOUT; None when it
+    fails or does not finish in time (then a device code). Untested on the project's Linux machines
+    beyond this bound."""
+    from .. import _deadline  # noqa: PLC0415
+
+    def ask() -> dict[str, Any]:
+        result: dict[str, Any] = app.acquire_token_interactive(
+            [SCOPE],
+            prompt="select_account",
+            timeout=int(settings.signin_timeout),
+            parent_window_handle=app.CONSOLE_WINDOW_HANDLE,
+        )
+        return result
+
+    try:
+        result = _deadline.call(ask, settings.signin_timeout, "the sign-in broker")
+    except Exception as exc:
+        _log.debug("keyring-ado: the broker's sign-in did not finish (%s); using a device code", type(exc).__name__)
+        return None
+    return _token(result, "sign-in (broker)") if "access_token" in result else None
+
+
+def _device_code(app: Any, settings: Settings) -> Token:  # noqa: ANN401
+    deadline = time.monotonic() + settings.signin_timeout
     flow = app.initiate_device_flow(scopes=[SCOPE])
     if "user_code" not in flow:
         raise SourceFailed(f"Entra ID did not start a device-code sign-in: {_describe(flow)}")
     uri, code = _checked_prompt(flow, settings)
     with _terminal() as terminal:
-        terminal.write(f"keyring-ado: to sign in, open {uri} in a browser and enter the code {code}\n")
-        terminal.flush()
+        _say(terminal, f"to sign in, open {uri} in a browser and enter the code {code}")
         result = app.acquire_token_by_device_flow(flow, exit_condition=lambda _: time.monotonic() > deadline)
         if "access_token" not in result:
             if result.get("error") not in _STILL_WAITING:
@@ -205,9 +261,18 @@ def _interactive(app: Any, settings: Settings) -> Token:  # noqa: ANN401
                 f"the sign-in did not complete within {settings.signin_timeout:g} s ({_describe(result)}); "
                 "run `keyring get URL user` again, or raise KEYRING_ADO_SIGNIN_TIMEOUT"
             )
-        terminal.write("keyring-ado: signed in.\n")
-        terminal.flush()
+        _say(terminal, "signed in.")
     return _token(result, "sign-in (device code)")
+
+
+def _say(terminal: IO[str], line: str) -> None:
+    terminal.write(f"keyring-ado: {line}\n")
+    terminal.flush()
+
+
+def _shown_safely(page: str) -> bool:
+    """True for an https address of printable ASCII: nothing in it can drive the terminal."""
+    return page.startswith("https://") and page.isascii() and page.isprintable() and len(page) < 8192
 
 
 #: Where Entra sends people to enter a device code, per cloud (and the authority host itself).

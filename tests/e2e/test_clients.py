@@ -280,6 +280,7 @@ def identity_variables(clients: Clients, kind: str, job_org: str = "contoso") ->
             "AZURE_TENANT_ID": TENANT,
             "ACTIONS_ID_TOKEN_REQUEST_URL": f"https://{entra.GITHUB_HOST}/_apis/oidctoken?api-version=2.0",
             "ACTIONS_ID_TOKEN_REQUEST_TOKEN": fake.github_request_token,
+            "GITHUB_SERVER_URL": "https://github.com",
             "GITHUB_ACTIONS": "true",
             "CI": "true",
         }
@@ -383,6 +384,42 @@ def test_parallel_processes_share_one_prompt(clients: Clients) -> None:
     assert clients.world.entra.valid_for(sessions[0].stdout.strip(), TENANT)
     assert sum("devicelogin" in s.screen for s in sessions) == 1
     assert device_code_grants(clients) == 1
+
+
+def test_a_pending_sign_in_holds_up_no_other_lookup(clients: Clients) -> None:
+    """While one process waits for a person at its device code, another process's az lookup for
+    another organisation is served at once, from the same cache directory: sign-ins wait for each
+    other (one prompt), nothing else waits for a sign-in (issue 14, item 4)."""
+    import os
+
+    from tests.e2e import terminal
+
+    waiting, other = clients.new_org(), clients.new_org()
+    signin_env(clients)
+    token = jwt()
+    clients.fake_az().configure("token", token)
+    without_az = [entry for entry in clients.env["PATH"].split(os.pathsep) if entry != str(clients.fake_az().directory)]
+    pending_env = {**clients.env, "PATH": os.pathsep.join(without_az), "KEYRING_ADO_SIGNIN_TIMEOUT": "90"}
+    polls = clients.world.entra.polls_before_approval
+    clients.world.entra.polls_before_approval = 10_000  # nobody ever enters the code
+    started = terminal.start([str(BIN / "keyring"), "get", waiting.url(), "VssSessionToken"], pending_env, clients.tmp)
+    try:
+        deadline = time.monotonic() + 60
+        while "enter the code" not in b"".join(started[2]).decode(errors="replace"):
+            assert time.monotonic() < deadline, "the sign-in never prompted"
+            assert started[0].poll() is None, b"".join(started[2]).decode(errors="replace")
+            time.sleep(0.1)
+        asked = time.monotonic()
+        served = clients.run([str(BIN / "keyring"), "get", other.url(), "VssSessionToken"], timeout=60)
+        took = time.monotonic() - asked
+        assert started[0].poll() is None, "the sign-in is still waiting for its person"
+    finally:
+        clients.world.entra.polls_before_approval = polls
+        started[0].kill()
+        terminal.finish(started, timeout=30)
+    assert served.returncode == 0, served.stderr
+    assert served.stdout == token + "\n"
+    assert took < 10, f"{took:.1f} s: the az lookup waited for the pending sign-in"
 
 
 def test_32_processes_at_terminals_one_prompt(clients: Clients) -> None:

@@ -25,10 +25,20 @@ def complete(url: str) -> None:
         granted = json.load(answer)
     with open(os.environ["FAKE_BROWSER_LOG"], "a") as log:
         log.write(url + "\n")
+    if os.environ.get("FAKE_BROWSER_SILENT_FIRST"):  # another local process: connects, says nothing
+        import socket
+
+        port = urllib.parse.urlsplit(granted["redirect_uri"]).port
+        silent = socket.create_connection(("127.0.0.1", port or 80), timeout=5)
+        with open(os.environ["FAKE_BROWSER_LOG"], "a") as log:
+            log.write("silent connection opened\n")
+        time.sleep(0.3)  # the listener is now reading from it
     form = urllib.parse.urlencode({"code": granted["code"], "state": granted["state"]}).encode()
     direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # the loopback server, no proxy
-    with direct.open(urllib.request.Request(granted["redirect_uri"], data=form, method="POST"), timeout=10):
+    with direct.open(urllib.request.Request(granted["redirect_uri"], data=form, method="POST"), timeout=60):
         pass
+    if os.environ.get("FAKE_BROWSER_SILENT_FIRST"):
+        silent.close()
 
 
 if __name__ == "__main__":

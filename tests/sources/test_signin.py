@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import stat
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -186,7 +189,9 @@ def test_browser_sign_in_with_a_display(
     assert "code_challenge_method=S256" in opened
     assert len(routed.entra.grants("authorization_code")) == 1
     assert not [e for e in routed.entra.log if e["path"].endswith("/devicecode")]
-    assert terminal.getvalue() == ""
+    (shown,) = terminal.getvalue().splitlines()  # the page, in case no browser opens (issue 14, item 3)
+    assert shown.startswith("keyring-ado: opening a browser to sign in; if none opens, open this page")
+    assert shown.endswith(opened.strip().partition("?")[2])
 
 
 @pytest.mark.parametrize(
@@ -322,3 +327,279 @@ def test_keyring_ado_client_id_is_honoured(
     refused = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1", KEYRING_ADO_CLIENT_ID=stranger)
     with pytest.raises(SourceFailed, match="AADSTS700016"):
         SignInSource().get_token(feed(), refused)
+
+
+# --- issue 14, items 1-3 and 11: the sign-in never wedges, never hangs, and logout means logout -----
+
+
+class FakeSecretStore:
+    """The system's secret store as msal-extensions' Linux and macOS persistences use it: the secret
+    is kept apart from its marker file at the cache's location. ``lock()`` makes every access wait,
+    as a locked login keyring waits for an unlock dialog."""
+
+    def __init__(self) -> None:
+        self.secrets: dict[str, str] = {}
+        self.unlocked = threading.Event()
+        self.unlocked.set()
+        self.waited = 0
+
+    def lock(self) -> None:
+        self.unlocked.clear()
+
+    def persistence(self, location: str) -> object:
+        store = self
+
+        class Persistence:
+            is_encrypted = True
+
+            def save(self, content: str) -> None:
+                store.wait()
+                store.secrets[location] = content
+                Path(location).touch()
+
+            def load(self) -> str:
+                from msal_extensions.persistence import PersistenceNotFound
+
+                store.wait()
+                if location not in store.secrets:
+                    raise PersistenceNotFound(message="nothing kept")
+                return store.secrets[location]
+
+            def time_last_modified(self) -> float:
+                from msal_extensions.persistence import PersistenceNotFound
+
+                try:
+                    return os.path.getmtime(location)
+                except OSError:
+                    raise PersistenceNotFound(message="no marker") from None
+
+            def get_location(self) -> str:
+                return location
+
+        return Persistence()
+
+    def wait(self) -> None:
+        if not self.unlocked.is_set():
+            self.waited += 1
+            self.unlocked.wait()
+
+
+@pytest.fixture
+def secret_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSecretStore]:
+    import msal_extensions
+
+    store = FakeSecretStore()
+    monkeypatch.setattr(msal_extensions, "build_encrypted_persistence", store.persistence)
+    yield store
+    store.unlocked.set()  # let an abandoned probe thread end
+
+
+def remembered(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch, **environ: str) -> Settings:
+    """A sign-in made earlier (device code, at a terminal), whose access token needs refreshing now."""
+    routed.entra.token_lifetime = 120  # msal refreshes under five minutes left: a cache write
+    monkeypatch.setattr(routed.entra, "token_lifetime", 120)
+    monkeypatch.setattr(signin, "_terminal_reachable", lambda: True)
+    monkeypatch.setattr(signin, "_terminal", lambda: contextlib.nullcontext(io.StringIO()))
+    settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1")
+    SignInSource().get_token(feed(), settings)
+    monkeypatch.setattr(signin, "_terminal_reachable", lambda: False)
+    return current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1", **environ)
+
+
+def test_a_stale_msal_lock_file_does_not_block_the_sign_in(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lock file left by a killed process (nobody holds it) is cleared: the remembered sign-in is
+    refreshed and kept, at once; it used to fail every time, reported as "has expired"."""
+    settings = remembered(routed, monkeypatch, KEYRING_ADO_NONINTERACTIVE="1")
+    lock = Path(settings.cache_dir or "") / "msal-cache.json.lockfile"
+    lock.write_text("4242 /usr/bin/keyring")
+    routed.entra.log.clear()
+    started = time.monotonic()
+    token = SignInSource().get_token(feed(), settings)
+    assert token.source == "sign-in (remembered)"
+    assert time.monotonic() - started < 4, "no wait on a lock nobody holds"
+    assert len(routed.entra.grants("refresh_token")) == 1
+    assert not lock.exists()
+    cache = json.loads((Path(settings.cache_dir or "") / "msal-cache.json").read_text())
+    assert any(t["secret"] == token.secret for t in cache["AccessToken"].values()), "the refreshed token was kept"
+
+
+def test_a_lock_a_live_process_keeps_is_one_clear_line(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process holds the cache's lock past msal's own wait: one line naming the lock, not
+    "the remembered sign-in has expired"."""
+    import subprocess
+    import sys
+
+    settings = remembered(routed, monkeypatch, KEYRING_ADO_NONINTERACTIVE="1")
+    lock = Path(settings.cache_dir or "") / "msal-cache.json.lockfile"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl,sys,time; f=open(sys.argv[1],'w'); fcntl.flock(f, fcntl.LOCK_EX); "
+         "print('held', flush=True); time.sleep(60)", str(lock)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    with holder:
+        try:
+            assert holder.stdout is not None
+            assert holder.stdout.readline() == "held\n"
+            with pytest.raises(SourceFailed) as failure:
+                SignInSource().get_token(feed(), settings)
+        finally:
+            holder.kill()
+    assert "kept the sign-in's cache locked" in str(failure.value)
+    assert "msal-cache.json.lockfile" in str(failure.value)
+
+
+def test_a_locked_secret_store_does_not_hang_a_non_interactive_lookup(
+    routed: AdoWorld, monkeypatch: pytest.MonkeyPatch, secret_store: FakeSecretStore
+) -> None:
+    """A locked login keyring waits for an unlock dialog for ever: in CI the lookup gives up on the
+    store after its deadline with one line, instead of hanging with it."""
+    settings = current(monkeypatch, CI="true", KEYRING_ADO_NONINTERACTIVE="1")
+    directory = Path(settings.cache_dir or "")
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "msal-cache.bin").touch()  # a sign-in is kept in the store
+    secret_store.lock()
+    started = time.monotonic()
+    with pytest.raises(SourceUnavailable) as unavailable:
+        SignInSource().get_token(feed(), settings)
+    took = time.monotonic() - started
+    assert signin.storage.STORAGE_TIMEOUT <= took < signin.storage.STORAGE_TIMEOUT + 3
+    assert "did not answer within 5 s" in str(unavailable.value)
+    assert "CI run" in str(unavailable.value)
+    assert secret_store.waited == 1
+
+
+def test_nothing_remembered_and_no_person_touches_no_storage(
+    routed: AdoWorld, monkeypatch: pytest.MonkeyPatch, secret_store: FakeSecretStore
+) -> None:
+    """Non-interactive is decided before storage is opened: with nothing remembered, the store is not asked."""
+    settings = current(monkeypatch, CI="true")
+    secret_store.lock()
+    with pytest.raises(SourceUnavailable, match="no remembered sign-in"):
+        SignInSource().get_token(feed(), settings)
+    assert secret_store.waited == 0
+
+
+def browser(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: str) -> None:
+    import webbrowser
+
+    monkeypatch.setenv("BROWSER", command)
+    monkeypatch.setenv("FAKE_BROWSER_LOG", str(tmp_path / "browser.log"))
+    monkeypatch.setattr(webbrowser, "_tryorder", None)  # re-read BROWSER
+
+
+@pytest.mark.parametrize(
+    "case",
+    [("/bin/false %s", "no browser could be started"), ("/bin/true %s", "did not finish within 3 s")],
+    ids=["no-browser", "browser-never-answers"],
+)
+def test_a_browser_step_that_fails_leaves_the_device_code_its_full_time(
+    routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, case: tuple[str, str]
+) -> None:
+    """With a display and no working browser, the page is shown at once, and the device code that
+    follows gets the whole KEYRING_ADO_SIGNIN_TIMEOUT (it was abandoned after one poll)."""
+    command, said = case
+    browser(monkeypatch, tmp_path, command)
+    settings = current(
+        monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1", DISPLAY=":0", KEYRING_ADO_SIGNIN_TIMEOUT="3"
+    )
+    routed.entra.log.clear()
+    token = SignInSource().get_token(feed(), settings)
+    assert token.source == "sign-in (device code)"
+    shown = terminal.getvalue().splitlines()
+    assert shown[0].startswith(f"keyring-ado: opening a browser to sign in; if none opens, open this page on this "
+                               f"machine: https://{entra.ENTRA_HOST}/{TENANT}/oauth2/v2.0/authorize?")  # fmt: skip
+    assert said in shown[1]
+    assert "enter the code" in shown[2]
+    assert shown[-1] == "keyring-ado: signed in."
+
+
+def test_a_silent_local_connection_does_not_stall_the_browser_redirect(
+    routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Another local process connects to the loopback redirect and sends nothing: the real redirect
+    is still taken (each connection is bounded), well before the sign-in's deadline."""
+    import sys
+
+    fake = Path(__file__).resolve().parent.parent / "fakes" / "browser.py"
+    browser(monkeypatch, tmp_path, f"{sys.executable} {fake} %s")
+    monkeypatch.setenv("FAKE_BROWSER_SILENT_FIRST", "1")
+    settings = current(
+        monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1", DISPLAY=":0", KEYRING_ADO_SIGNIN_TIMEOUT="30"
+    )
+    started = time.monotonic()
+    token = SignInSource().get_token(feed(), settings)
+    assert token.source == "sign-in (browser)"
+    assert time.monotonic() - started < 15
+    assert "silent connection opened" in (tmp_path / "browser.log").read_text()
+
+
+def test_the_broker_is_never_used_without_a_display(
+    routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broker installed on a machine reached over SSH: a device code, not a window nobody sees."""
+    asked: list[str] = []
+    monkeypatch.setattr(signin, "_broker_available", lambda: True)
+    monkeypatch.setattr(signin, "_broker", lambda app, settings: asked.append("broker"))
+    settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1", SSH_CONNECTION="10.0.0.1 22 10.0.0.2 22")
+    assert not settings.display
+    token = SignInSource().get_token(feed(), settings)
+    assert token.source == "sign-in (device code)"
+    assert asked == []
+
+
+def test_the_brokers_wait_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broker window that never returns: after KEYRING_ADO_SIGNIN_TIMEOUT the sign-in moves on."""
+    forever = threading.Event()
+
+    class App:
+        CONSOLE_WINDOW_HANDLE = object()
+
+        def acquire_token_interactive(self, scopes: list[str], **options: object) -> dict[str, str]:
+            forever.wait()
+            return {}
+
+    settings = current(monkeypatch, KEYRING_ADO_SIGNIN_TIMEOUT="1")
+    started = time.monotonic()
+    try:
+        assert signin._broker(App(), settings) is None
+    finally:
+        forever.set()
+    assert 1 <= time.monotonic() - started < 3
+
+
+def test_logout_clears_the_secret_store_even_without_its_marker(
+    routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch, secret_store: FakeSecretStore
+) -> None:
+    """The marker file beside the cache is gone (a cleaned cache directory), the secret is not:
+    `keyring-ado logout` clears it all the same."""
+    settings = current(monkeypatch)
+    SignInSource().get_token(feed(), settings)
+    directory = Path(settings.cache_dir or "")
+    (location,) = secret_store.secrets
+    assert json.loads(secret_store.secrets[location])["RefreshToken"]
+    (directory / "msal-cache.bin").unlink()
+    assert signin.forget(directory) == ["the encrypted sign-in (msal-cache.bin)"]
+    assert secret_store.secrets[location] == "{}"
+    assert signin.forget(directory) == []
+
+
+def test_a_plaintext_sign_in_moves_into_encrypted_storage_once_there_is_one(
+    routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sign-in kept in an owner-only file before the machine had a secret store: once the store is
+    there, the sign-in moves into it and no refresh token stays in plain text."""
+    import msal_extensions
+
+    settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1")
+    SignInSource().get_token(feed(), settings)
+    plaintext = Path(settings.cache_dir or "") / "msal-cache.json"
+    assert plaintext.exists()
+    store = FakeSecretStore()
+    monkeypatch.setattr(msal_extensions, "build_encrypted_persistence", store.persistence)
+    terminal.truncate(0)
+    token = SignInSource().get_token(feed(), settings)
+    assert token.source == "sign-in (remembered)"
+    assert terminal.getvalue() == ""
+    assert not plaintext.exists()
+    (kept,) = store.secrets.values()
+    assert json.loads(kept)["RefreshToken"]
