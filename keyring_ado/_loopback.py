@@ -1,20 +1,33 @@
-"""The loopback redirect of a browser sign-in: ``http://localhost:PORT``, answered on 127.0.0.1 only.
+"""The loopback redirect of a browser sign-in: ``http://localhost:PORT``, answered on this machine only.
 
 Entra's page posts the authorization response here (``response_mode=form_post``; a query string is
-accepted too). Each connection gets :data:`CONNECTION_TIMEOUT` seconds to send its request, so a
-silent connection from another local process delays the real redirect by at most that, never until
-the sign-in's deadline; the wait as a whole ends at the deadline given.
+accepted too). Other local processes can reach the port, so nothing they send counts:
+
+* only a response carrying the sign-in's own ``state`` ends the wait; anything else is answered 400
+  and the wait goes on;
+* each connection gets :data:`CONNECTION_TIMEOUT` seconds in all, so a silent or dripping connection
+  delays the real redirect by at most that; the wait as a whole ends at the deadline given;
+* the port is held on both loopback addresses (127.0.0.1 and ::1, where the machine has IPv6), so no
+  other process can take the half of ``localhost`` a browser may try first;
+* a connection that breaks is dropped without a word (nothing on stderr).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import hmac
 import http.server
+import selectors
+import socket
+import threading
 import time
 import urllib.parse
 from typing import Any
 
 CONNECTION_TIMEOUT = 5.0
 _MAX_BODY = 64 << 10
+_TRIES = 8
 _DONE = b"<!doctype html><title>keyring-ado</title><p>Signed in. You can close this tab and go back to the terminal."
 
 
@@ -24,18 +37,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         """A connection gets CONNECTION_TIMEOUT in all, however slowly it drips its request."""
-        import socket  # noqa: PLC0415
-        import threading  # noqa: PLC0415
-
         super().setup()
-        connection: socket.socket = self.request
-        self._cut = threading.Timer(CONNECTION_TIMEOUT, _shut, (connection,))
+        self._cut = threading.Timer(CONNECTION_TIMEOUT, _shut, (self.request,))
         self._cut.daemon = True
         self._cut.start()
 
     def finish(self) -> None:
         self._cut.cancel()
-        super().finish()
+        with contextlib.suppress(OSError):
+            super().finish()
 
     def do_GET(self) -> None:
         self._answer(urllib.parse.urlsplit(self.path).query)
@@ -52,8 +62,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _answer(self, form: str) -> None:
         fields = {key: values[0] for key, values in urllib.parse.parse_qs(form).items()}
-        if "code" not in fields and "error" not in fields:
-            self.send_error(404)  # a favicon, a probe: not the redirect
+        expected = self.server.state
+        if expected is None or not hmac.compare_digest(fields.get("state", "").encode(), expected.encode()):
+            self.send_error(400)  # a favicon, a probe, another process: not this sign-in's redirect
             return
         self.server.response = fields
         self.send_response(200)
@@ -66,46 +77,75 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return
 
 
-def _shut(connection: Any) -> None:  # noqa: ANN401 - a socket
-    import contextlib  # noqa: PLC0415
-    import socket  # noqa: PLC0415
-
+def _shut(connection: socket.socket) -> None:
     with contextlib.suppress(OSError):
         connection.shutdown(socket.SHUT_RDWR)
 
 
 class _Server(http.server.HTTPServer):
     response: dict[str, str] | None = None
+    state: str | None = None
 
-    def handle_timeout(self) -> None:
-        return
+    def handle_error(self, request: Any, client_address: Any) -> None:  # noqa: ANN401 - a reset, a cut
+        return  # socketserver would print a traceback on stderr
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
 
 class Receiver:
-    """Listen on 127.0.0.1 at an unused port until :meth:`wait` has the response or the deadline passes."""
+    """Listen on the loopback addresses at one unused port until :meth:`wait` has the response or
+    the deadline passes."""
 
     def __init__(self) -> None:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._servers = _bind()
 
     @property
     def redirect_uri(self) -> str:
-        return f"http://localhost:{self._server.server_address[1]}"
+        return f"http://localhost:{self._servers[0].server_address[1]}"
 
-    def wait(self, deadline: float) -> dict[str, str] | None:
-        """The authorization response's fields, or None when *deadline* (``time.monotonic()``) passes."""
-        while self._server.response is None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            self._server.timeout = min(left, 1.0)
-            self._server.handle_request()
-        return self._server.response
+    def wait(self, deadline: float, state: str) -> dict[str, str] | None:
+        """The fields of the response that carries *state*, or None when *deadline* (``time.monotonic()``)
+        passes first."""
+        for server in self._servers:
+            server.state = state
+            server.timeout = 0  # handle_request() below runs only when a connection is waiting
+        with selectors.DefaultSelector() as selector:
+            for server in self._servers:
+                selector.register(server.socket, selectors.EVENT_READ, server)
+            while True:
+                answered = next((s.response for s in self._servers if s.response is not None), None)
+                if answered is not None:
+                    return answered
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                for key, _ in selector.select(min(left, 1.0)):
+                    key.data.handle_request()
 
     def close(self) -> None:
-        self._server.server_close()
+        for server in self._servers:
+            server.server_close()
 
     def __enter__(self) -> Receiver:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _bind() -> list[_Server]:
+    """A server on 127.0.0.1 at an unused port, and one on ::1 at the same port where there is IPv6.
+    A port whose ::1 half another process holds is given up for another."""
+    for _ in range(_TRIES):
+        first = _Server(("127.0.0.1", 0), _Handler)
+        try:
+            second = _Server6(("::1", first.server_address[1]), _Handler)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                first.server_close()
+                continue
+            return [first]  # no IPv6 on this machine: localhost is 127.0.0.1 alone
+        return [first, second]
+    raise OSError(errno.EADDRINUSE, "no loopback port was free on both 127.0.0.1 and ::1")

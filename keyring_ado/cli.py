@@ -201,14 +201,17 @@ def _logout(feed: feeds.Feed | None, config: settings.Settings) -> int:
         )
         return 1
     try:
-        removed = _remove(feed, directory)
+        removed, problem = _remove(feed, directory)
     except OSError as exc:
         _error(f"logout stopped: {exc}; remove it by hand")
         return 1
     if removed:
         _say("removed " + "; ".join(removed))
-    else:
+    elif problem is None:
         _say(f"nothing to remove in {directory}")
+    if problem is not None:
+        _error(problem)
+        return 1
     if feed is not None and _signin_kept(directory):
         _say(
             "the sign-in is kept: it serves every organisation and tenant; run `keyring-ado logout` "
@@ -223,7 +226,8 @@ def _signin_kept(directory: Path) -> bool:
     return signin_storage.remembered_somewhere(directory)
 
 
-def _remove(feed: feeds.Feed | None, directory: Path) -> list[str]:
+def _remove(feed: feeds.Feed | None, directory: Path) -> tuple[list[str], str | None]:
+    """What was removed, and what could not be (one line)."""
     from . import cache, discovery  # noqa: PLC0415
     from ._jsonfile import JsonFile  # noqa: PLC0415
     from .sources import signin  # noqa: PLC0415
@@ -233,17 +237,17 @@ def _remove(feed: feeds.Feed | None, directory: Path) -> list[str]:
         for name in (cache.FILE_NAME, discovery.FILE_NAME):
             if JsonFile(directory / name).clear():
                 removed.append(str(directory / name))
-        removed += signin.forget(directory)
-    else:
-        prefix = feed.entry_key
-        for name in (cache.FILE_NAME, discovery.FILE_NAME):
-            store = JsonFile(directory / name)
-            entries = store.read()
-            mine = [key for key in entries if key == prefix or key.startswith(prefix + "|")]
-            if mine:
-                store.update(lambda current, drop=mine: {k: v for k, v in current.items() if k not in drop})  # type: ignore[misc]
-                removed.append(f"{len(mine)} entr{'y' if len(mine) == 1 else 'ies'} for {feed.describe()} in {name}")
-    return removed
+        forgotten, problem = signin.forget(directory)
+        return removed + forgotten, problem
+    prefix = feed.entry_key
+    for name in (cache.FILE_NAME, discovery.FILE_NAME):
+        store = JsonFile(directory / name)
+        entries = store.read()
+        mine = [key for key in entries if key == prefix or key.startswith(prefix + "|")]
+        if mine:
+            store.update(lambda current, drop=mine: {k: v for k, v in current.items() if k not in drop})  # type: ignore[misc]
+            removed.append(f"{len(mine)} entr{'y' if len(mine) == 1 else 'ies'} for {feed.describe()} in {name}")
+    return removed, None
 
 
 def _setup(client: str, url: str, config: settings.Settings, *, write: bool, project: Path) -> int:
@@ -258,7 +262,11 @@ def _setup(client: str, url: str, config: settings.Settings, *, write: bool, pro
         return 2
     index = setup.index_url(url)
     if not write:
-        sys.stdout.write(setup.snippet(client, index))
+        try:
+            sys.stdout.write(setup.snippet(client, index))
+        except setup.ConfigError as exc:
+            _error(str(exc))
+            return 1
         _say(setup.advice(client))
         return 0
     path = setup.config_path(client, os.environ, project)

@@ -31,6 +31,8 @@ def index_url(url: str) -> str:
 
 
 def snippet(client: str, index: str) -> str:
+    """What ``setup CLIENT URL`` prints; :class:`ConfigError` for a URL that is not one printable line."""
+    _check_printable(index, "not printed")
     if client == "pip":
         return f"[global]\nindex-url = {index}\nkeyring-provider = import\n"
     if client == "uv":
@@ -64,6 +66,19 @@ class ConfigError(Exception):
     """The client's file cannot be merged into; the message says which file, why, and what to do."""
 
 
+def _check_printable(index: str, outcome: str) -> None:
+    """Refuse a URL with a space or a character that does not print (a control character, a C1
+    control such as U+009B that terminals take as an escape, a bidirectional override): in
+    ``pip.conf`` a line break or a space changes what the file means, and in a TOML file or on the
+    terminal an invisible character makes the URL read as something it is not."""
+    for number, character in enumerate(index, 1):
+        if character.isspace() or not character.isprintable():
+            raise ConfigError(
+                f"the feed URL has a space or a control character, so it is {outcome}; give the feed's index URL "
+                f"as its Connect to feed page shows it (U+{ord(character):04X} at character {number})"
+            )
+
+
 _LARGEST = 4 << 20  # a configuration file is a few KiB; one this large is not read, nor rewritten
 
 
@@ -77,6 +92,7 @@ def write(client: str, index: str, path: Path) -> bool:
     write leaves the old file whole. A symbolic link is followed only within its own directory.
     """
     by_hand = f"add what `keyring-ado setup {client} URL` prints by hand"
+    _check_printable(index, f"not written to {path}")
     try:
         target = _within_directory(path, by_hand)
         text, status = _read(target, path, by_hand)
@@ -135,39 +151,67 @@ def _new_file_mode() -> int:
 
 
 def _merge_toml(client: str, text: str, index: str, path: Path, by_hand: str) -> str | None:
-    """*text* with the feed added (a line at the top, tables at the end), or None when it is there."""
+    """*text* with what is missing added (the provider as a line at the top, the index as a table
+    at the end), or None when nothing is.
+
+    What is there is judged by the parsed document, as uv and Poetry read it: an index or source
+    whose URL is the feed, a top-level ``keyring-provider``, the index names in use. A comment
+    naming the feed, a ``keyring-provider`` in ``[pip]`` or a name in single quotes is read as uv
+    and Poetry read it. Without a TOML parser (Python 3.10 without tomli) the text is searched.
+    """
     document = _check_toml(text, path, by_hand)
-    if _mentions(text, document, index):
+    table = "index" if client == "uv" else "tool.poetry.source"
+    if document is None:
+        needle = index.partition("://")[2].rstrip("/")
+        has_feed = needle in text
+        has_provider = re.search(r"(?m)^keyring-provider\s*=", text) is not None
+        names = set(re.findall(r'(?m)^name\s*=\s*"([^"]+)"', text)) if f"[[{table}]]" in text else set()
+    else:
+        entries = _tables(document, table)
+        has_feed = any(_same_feed(entry.get("url"), index) for entry in entries)
+        if client == "uv":  # uv's older spellings of an index
+            has_feed = has_feed or any(_same_feed(url, index) for url in _uv_index_urls(document))
+        has_provider = "keyring-provider" in document
+        names = {entry["name"] for entry in entries if isinstance(entry.get("name"), str)}
+    add_provider = client == "uv" and not has_provider
+    if has_feed and not add_provider:
         return None
     newline = _newline(text)
-    if client == "uv":
-        if not re.search(r"(?m)^keyring-provider\s*=", text):
-            text = 'keyring-provider = "subprocess"' + newline + (newline if text else "") + text
-        added = _uv_index(index, _free_name(text, "index"))
-    else:
-        added = _poetry_source(index, _free_name(text, "tool.poetry.source"))
-    body = text.rstrip("\r\n")
-    text = body + (newline * 2 if body.strip() else "") + added.replace("\n", newline)
+    if add_provider:
+        text = 'keyring-provider = "subprocess"' + newline + (newline if text else "") + text
+    if not has_feed:
+        added = _uv_index(index, _free_name(names)) if client == "uv" else _poetry_source(index, _free_name(names))
+        body = text.rstrip("\r\n")
+        text = body + (newline * 2 if body.strip() else "") + added.replace("\n", newline)
     _check_toml(text, path, by_hand, merged=True)
     return text
 
 
-def _mentions(text: str, document: dict[str, Any] | None, index: str) -> bool:
-    """True when the feed is in the file already, with or without a user name before the host:
-    in its text, or (escaped there) in one of its strings."""
-    needle = index.partition("://")[2].rstrip("/")
-    if needle in text:
-        return True
-    values: list[object] = [document]
-    while values:
-        value = values.pop()
-        if isinstance(value, str) and needle in value:
-            return True
-        if isinstance(value, dict):
-            values.extend(value.values())
-        elif isinstance(value, list):
-            values.extend(value)
-    return False
+def _tables(document: dict[str, Any], dotted: str) -> list[dict[str, Any]]:
+    """The tables of the array of tables *dotted* (``index``, ``tool.poetry.source``); none when
+    the document has no such array (or something else under that name: the merge then fails its check)."""
+    value: Any = document
+    for key in dotted.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return [entry for entry in value if isinstance(entry, dict)] if isinstance(value, list) else []
+
+
+def _uv_index_urls(document: dict[str, Any]) -> list[object]:
+    """The URLs of uv's top-level ``index-url`` and ``extra-index-url`` (``[pip]`` is only for ``uv pip``)."""
+    extra = document.get("extra-index-url")
+    return [document.get("index-url"), *(extra if isinstance(extra, list) else [extra])]
+
+
+def _same_feed(url: object, index: str) -> bool:
+    """True when *url* is the feed's index URL, with or without a user name before the host (uv's
+    index has one) or a slash at its end."""
+
+    def bare(text: str) -> tuple[str, str, str]:
+        scheme, _, rest = text.partition("://")
+        authority, _, path = rest.partition("/")
+        return scheme.lower(), authority.rpartition("@")[2].lower(), path.rstrip("/")
+
+    return isinstance(url, str) and bare(url) == bare(index)
 
 
 def _newline(text: str) -> str:
@@ -211,31 +255,33 @@ def _toml_parser() -> Any:  # noqa: ANN401 - tomllib, or the same module as toml
 def _merge_pip(text: str, index: str, path: Path, by_hand: str) -> str | None:
     """*text* with the feed and the provider in ``[global]``, or None when they are there.
 
-    pip reads the file with :mod:`configparser`; that decides what the file means (an existing
-    ``index-url`` stays, the feed goes into ``extra-index-url`` beside it). The lines are then
-    edited in place: a value grows at its end, new keys go after the last line of ``[global]``
-    (a new ``[global]`` at the end of the file). The result is read back and must mean what the
-    file meant plus the feed, or nothing is written.
+    pip reads the file with :mod:`configparser`, as :func:`_read_ini` does; that decides what the
+    file means (an existing ``index-url`` stays, the feed goes into ``extra-index-url`` beside it).
+    pip takes ``[DEFAULT]``'s settings only through the file's sections (alone, they mean nothing
+    to it), so a new ``[global]`` would make them apply to every command: such a file is refused
+    unless the feed's own lines set all of them anew. The lines are then edited in place: a value
+    grows at its end, new keys go after the last line of ``[global]`` (a new ``[global]`` at the
+    end of the file). The result is read back and must mean what the file meant plus the feed, or
+    nothing is written.
     """
-    if any(character.isspace() or not character.isprintable() for character in index):
-        raise ConfigError(
-            f"the feed URL has a space or a control character, so it is not written to {path}; "
-            "give the feed's index URL as its Connect to feed page shows it"
-        )
     before = _read_ini(text, path, f"{path} is not a valid pip configuration file", f"fix it, or {by_hand}")
-    settings = dict(before["global"]) if before.has_section("global") else before.defaults()
+    settings = dict(before["global"]) if before.has_section("global") else {}
     changes: dict[str, str] = {}
-    existing = _pip_option(settings, "index-url")
-    extras = _pip_option(settings, "extra-index-url")
-    urls = extras[1].split() if extras else []
+    existing = settings.get("index-url")
+    urls = settings.get("extra-index-url", "").split()
     if existing is None:
         changes["index-url"] = index
-    elif existing[1].rstrip("/") != index.rstrip("/") and index not in urls:
-        changes[extras[0] if extras else "extra-index-url"] = " ".join([*urls, index])
-    if _pip_option(settings, "keyring-provider") is None:
+    elif existing.rstrip("/") != index.rstrip("/") and index not in urls:
+        changes["extra-index-url"] = " ".join([*urls, index])
+    if "keyring-provider" not in settings:
         changes["keyring-provider"] = "import"
     if not changes:
         return None
+    if not before.has_section("global") and before.defaults().keys() - changes.keys():
+        raise ConfigError(
+            f"{path} has a [DEFAULT] section and no [global], and pip would apply [DEFAULT]'s settings to every "
+            f"command once [global] is added; move them into the section they are meant for, or {by_hand}"
+        )
     merged = _edit_global(text, changes, index)
     after = _read_ini(merged, path, f"adding the feed would leave {path} invalid", by_hand)
     expected = _ini_meaning(before)
@@ -245,9 +291,17 @@ def _merge_pip(text: str, index: str, path: Path, by_hand: str) -> str | None:
     return merged
 
 
-def _read_ini(text: str, path: Path, problem: str, then: str) -> configparser.ConfigParser:
+class _PipParser(configparser.RawConfigParser):
+    """The parser pip reads its configuration files with: ``Index_URL`` and ``--index-url`` are
+    ``index-url`` (two spellings of one key in a section are an error, as in pip)."""
+
+    def optionxform(self, optionstr: str) -> str:
+        return _pip_name(optionstr)
+
+
+def _read_ini(text: str, path: Path, problem: str, then: str) -> configparser.RawConfigParser:
     """*text* read as pip reads its configuration files (lines split at any line ending)."""
-    parser = configparser.ConfigParser(interpolation=None)
+    parser = _PipParser()
     try:
         parser.read_file(io.StringIO(text, newline=None), source=str(path))
     except configparser.Error as exc:
@@ -255,7 +309,7 @@ def _read_ini(text: str, path: Path, problem: str, then: str) -> configparser.Co
     return parser
 
 
-def _ini_meaning(parser: configparser.ConfigParser) -> dict[str, dict[str, str]]:
+def _ini_meaning(parser: configparser.RawConfigParser) -> dict[str, dict[str, str]]:
     meaning = {name: _section_meaning(parser[name]) for name in parser.sections()}
     meaning[parser.default_section] = _section_meaning(parser.defaults())
     return meaning
@@ -263,23 +317,11 @@ def _ini_meaning(parser: configparser.ConfigParser) -> dict[str, dict[str, str]]
 
 def _section_meaning(settings: Mapping[str, str]) -> dict[str, str]:
     """The settings as pip takes them: ``extra-index-url`` is a list, however its URLs are spaced."""
-    return {
-        key: " ".join(value.split()) if _pip_name(key) == "extra-index-url" else value
-        for key, value in settings.items()
-    }
-
-
-def _pip_option(settings: Mapping[str, str], name: str) -> tuple[str, str] | None:
-    """The key and value pip takes for *name* (it reads ``index_url`` and ``--index-url`` as
-    ``index-url``, the last one winning), or None."""
-    found = None
-    for key, value in settings.items():
-        if _pip_name(key) == name:
-            found = (key, value)
-    return found
+    return {key: " ".join(value.split()) if key == "extra-index-url" else value for key, value in settings.items()}
 
 
 def _pip_name(key: str) -> str:
+    """The name pip reads a key as: ``Index_URL`` and ``--index-url`` are ``index-url``."""
     return key.lower().replace("_", "-").removeprefix("--")
 
 
@@ -343,7 +385,7 @@ def _global_layout(lines: list[str]) -> tuple[int | None, int, dict[str, tuple[i
                 header = last = number
             continue
         found = configparser.ConfigParser.OPTCRE.match(stripped)
-        option = found.group("option").rstrip().lower() if found else None
+        option = _pip_name(found.group("option").rstrip()) if found else None
         if section == "global" and option is not None:
             values[option] = (number, number)
             last = number
@@ -374,11 +416,11 @@ def _toml_string(value: str) -> str:
     return '"' + "".join(escaped) + '"'
 
 
-def _free_name(text: str, table: str) -> str:
-    """``ado``, or ``ado-2``... when the file already has an index of that name."""
-    names = set(re.findall(r'(?m)^name\s*=\s*"([^"]+)"', text)) if f"[[{table}]]" in text else set()
+def _free_name(names: set[str]) -> str:
+    """``ado``, or ``ado-2``... when the file already has an index of that name (in any case)."""
+    taken = {name.lower() for name in names}
     name, number = INDEX_NAME, 1
-    while name in names:
+    while name in taken:
         number += 1
         name = f"{INDEX_NAME}-{number}"
     return name

@@ -4,12 +4,15 @@ through a link out of its directory, and a URL cannot break out of the value it 
 
 from __future__ import annotations
 
+import ast
 import codecs
 import os
+import re
 import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -232,3 +235,175 @@ def test_a_file_too_large_to_be_a_configuration_is_left_alone(tmp_path: Path) ->
     with pytest.raises(setup.ConfigError, match=r"is larger than 4 MiB, so it is left alone"):
         setup.write("uv", FEED_URL, conf)
     assert conf.read_bytes() == before
+
+
+def pip_sees(conf: Path) -> dict[str, str]:
+    """What pip's own loader takes from *conf* (``pip config --user list`` with PIP_CONFIG_FILE
+    naming it reads that file alone), as ``section.key``: the judge of what a pip.conf means."""
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("PIP_")}
+    run = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "--user", "list"],
+        env={**environ, "PIP_CONFIG_FILE": str(conf)}, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    lines = (line.partition("=") for line in run.stdout.splitlines() if not line.startswith(":env:"))
+    return {key: ast.literal_eval(value) for key, _, value in lines}
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        "[DEFAULT]\nindex-url = https://old-mirror.example/simple/\ntrusted-host = old-mirror.example\n",
+        "[DEFAULT]\ntimeout = 5\n\n[install]\nuser = yes\n",
+    ],
+)
+def test_pip_default_settings_a_new_global_would_apply_are_refused(tmp_path: Path, before: str) -> None:
+    """pip takes [DEFAULT]'s settings only through its sections: alone they mean nothing, beside
+    [install] they are pip install's. The merge took them for [global]'s and added a [global],
+    after which pip used the old mirror, trusted its host, or the timeout, for every command.
+    Refused, the file as it was."""
+    conf = tmp_path / "pip.conf"
+    conf.write_text(before)
+    seen = pip_sees(conf)
+    assert "global.index-url" not in seen
+    with pytest.raises(setup.ConfigError, match=r"has a \[DEFAULT\] section and no \[global\], and pip would apply"):
+        setup.write("pip", FEED_URL, conf)
+    assert conf.read_text() == before
+    assert pip_sees(conf) == seen
+
+
+def test_pip_default_settings_the_feed_replaces_stay_inert(tmp_path: Path) -> None:
+    """A [DEFAULT] whose only settings the feed's lines set anew: the new [global] overrides them,
+    and pip then uses the feed as its index (it kept the dormant mirror as the index, the feed an extra)."""
+    conf = tmp_path / "pip.conf"
+    conf.write_text("[DEFAULT]\nindex-url = https://old-mirror.example/simple/\n")
+    assert pip_sees(conf) == {}
+    assert setup.write("pip", FEED_URL, conf) is True
+    assert pip_sees(conf) == {"global.index-url": FEED_URL, "global.keyring-provider": "import"}
+    assert setup.write("pip", FEED_URL, conf) is False
+
+
+def test_pip_reads_a_key_by_the_name_pip_gives_it(tmp_path: Path) -> None:
+    """[global]'s ``index-url`` overrides a [DEFAULT] ``index_url`` for pip (one key to it); the merge
+    took the [DEFAULT] one as the index and added the feed, already the index, as an extra one."""
+    conf = tmp_path / "pip.conf"
+    before = f"[DEFAULT]\nindex_url = https://old-mirror.example/simple/\n\n[global]\nindex-url = {FEED_URL}\n"
+    conf.write_text(before)
+    assert pip_sees(conf)["global.index-url"] == FEED_URL
+    assert setup.write("pip", FEED_URL, conf) is True
+    assert conf.read_text() == before + "keyring-provider = import\n"
+    assert pip_sees(conf) == {"global.index-url": FEED_URL, "global.keyring-provider": "import"}
+
+
+def test_pip_conf_pip_cannot_load_is_left_alone(tmp_path: Path) -> None:
+    """Two spellings of one key in a section: pip refuses the whole file, so the merge does too
+    (it took the last one and wrote, leaving a file pip still could not load)."""
+    conf = tmp_path / "pip.conf"
+    before = "[global]\nindex-url = https://a.example/simple/\nIndex_URL = https://b.example/simple/\n"
+    conf.write_text(before)
+    with pytest.raises(subprocess.CalledProcessError):
+        pip_sees(conf)
+    with pytest.raises(setup.ConfigError, match=r"is not a valid pip configuration file .*'index-url'"):
+        setup.write("pip", FEED_URL, conf)
+    assert conf.read_text() == before
+
+
+def add_tables(client: str, text: str) -> str:
+    return f'[tool.poetry]\nname = "app"\n{text}' if client == "poetry" else text
+
+
+def indexes(client: str, conf: Path) -> list[Any]:
+    """The ``[[index]]`` tables of uv.toml, or the ``[[tool.poetry.source]]`` ones of pyproject.toml."""
+    document: Any = toml(conf.read_text())
+    return list(document.get("index", []) if client == "uv" else document["tool"]["poetry"].get("source", []))
+
+
+@pytest.mark.parametrize("client", ["uv", "poetry"])
+@pytest.mark.parametrize(
+    "naming",
+    [f"# TODO: add {FEED_URL} when it is ready\n", f'[tool.mirror]\nurl = "{FEED_URL}"\n'],
+)
+def test_toml_feed_named_outside_an_index_is_not_set_up(tmp_path: Path, client: str, naming: str) -> None:
+    """A comment or another key naming the feed is no index: the feed is added (the text was
+    searched, and the file called already set up with no index for the feed)."""
+    conf = tmp_path / ("uv.toml" if client == "uv" else "pyproject.toml")
+    conf.write_text(add_tables(client, naming))
+    assert setup.write(client, FEED_URL, conf) is True
+    assert [entry["name"] for entry in indexes(client, conf)] == ["ado"]
+    assert setup.write(client, FEED_URL, conf) is False
+
+
+def test_uv_keyring_provider_of_uv_pip_is_not_the_top_level_one(tmp_path: Path) -> None:
+    """``keyring-provider`` in [pip] is for ``uv pip`` only; ``uv sync`` needs the top-level one,
+    which was not added because a line anywhere began with the key."""
+    conf = tmp_path / "uv.toml"
+    conf.write_text('[pip]\nkeyring-provider = "disabled"\n')
+    assert setup.write("uv", FEED_URL, conf) is True
+    document = toml(conf.read_text())
+    assert document["keyring-provider"] == "subprocess"
+    assert document["pip"] == {"keyring-provider": "disabled"}
+
+
+def test_uv_feed_without_the_provider_gets_the_provider(tmp_path: Path) -> None:
+    """The feed's index is there but uv would not ask keyring: the provider is added, the index
+    not again (a file naming the feed anywhere was left as it was)."""
+    url = FEED_URL.replace("https://", "https://VssSessionToken@")
+    conf = tmp_path / "uv.toml"
+    conf.write_text(f"[[index]]\nname = 'feed'\nurl = '{url}'\n")
+    assert setup.write("uv", FEED_URL, conf) is True
+    assert conf.read_text() == f"keyring-provider = \"subprocess\"\n\n[[index]]\nname = 'feed'\nurl = '{url}'\n"
+    assert setup.write("uv", FEED_URL, conf) is False
+
+
+@pytest.mark.parametrize("client", ["uv", "poetry"])
+@pytest.mark.parametrize("spelled", ["name = 'ado'", '  name = "ado"', '"name" = "ado"', 'name = "ADO"'])
+def test_toml_index_name_in_use_however_spelled(tmp_path: Path, client: str, spelled: str) -> None:
+    """An index already called ``ado`` in single quotes, indented, with a quoted key or in capitals
+    (Poetry refuses two sources whose names differ in case; uv's UV_INDEX_<NAME>_* variables would
+    be shared): the feed's is ``ado-2``. The names were found by a pattern for ``name = "..."``."""
+    table = "[[index]]" if client == "uv" else "[[tool.poetry.source]]"
+    conf = tmp_path / ("uv.toml" if client == "uv" else "pyproject.toml")
+    conf.write_text(add_tables(client, f'{table}\n{spelled}\nurl = "https://other.example/simple/"\n'))
+    assert setup.write(client, FEED_URL, conf) is True
+    assert [str(entry["name"]).lower() for entry in indexes(client, conf)] == ["ado", "ado-2"]
+
+
+INVISIBLE = ["\x9b", "\x9d", "\x85", "\u202e", "\u2066", "\u200b"]  # CSI, OSC, NEL, RLO, LRI, zero width space
+
+
+@pytest.mark.parametrize("client", ["uv", "poetry"])
+@pytest.mark.parametrize("character", INVISIBLE)
+def test_toml_refuses_a_url_with_a_character_that_does_not_print(tmp_path: Path, client: str, character: str) -> None:
+    """A C1 control (a terminal escape), a bidirectional override or another invisible character
+    went raw into uv.toml or pyproject.toml: now refused, naming the character, the file untouched."""
+    index = FEED_URL.replace("/feed/", f"/fe{character}ed/")
+    conf = tmp_path / ("uv.toml" if client == "uv" else "pyproject.toml")
+    conf.write_text(add_tables(client, ""))
+    at = FEED_URL.index("/feed/") + 4  # counted from 1
+    message = f"so it is not written to {re.escape(str(conf))}; .* \\(U\\+{ord(character):04X} at character {at}\\)$"
+    with pytest.raises(setup.ConfigError, match=message):
+        setup.write(client, index, conf)
+    assert conf.read_text() == add_tables(client, "")
+
+
+@pytest.mark.parametrize("client", ["pip", "uv", "poetry"])
+@pytest.mark.parametrize("character", INVISIBLE)
+def test_snippet_refuses_a_url_with_a_character_that_does_not_print(client: str, character: str) -> None:
+    """``setup CLIENT URL`` printed such a URL to the terminal as it was given."""
+    with pytest.raises(setup.ConfigError, match="a space or a control character, so it is not printed; "):
+        setup.snippet(client, FEED_URL.replace("/feed/", f"/fe{character}ed/"))
+
+
+def test_setup_prints_nothing_for_a_url_with_a_character_that_does_not_print(tmp_path: Path) -> None:
+    """The command line takes such a URL as a feed; nothing reaches stdout, and the character is
+    not echoed on stderr either."""
+    url = FEED_URL.replace("/feed/", "/fe\x9b2Jed/")
+    run = subprocess.run(
+        [sys.executable, "-m", "keyring_ado", "setup", "pip", url],
+        env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path)}, capture_output=True, text=True, timeout=60,
+        check=False, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert run.returncode == 1
+    assert run.stdout == ""
+    assert "\x9b" not in run.stderr
+    assert run.stderr.count("\n") == 1
+    assert "(U+009B at character" in run.stderr, "the message names the character, not a crash report"

@@ -454,7 +454,7 @@ def _network_error(exc: BaseException, service_request_error: type[BaseException
 def quiet_azure_loggers() -> None:
     """azure-identity logs its own failure warnings; ours say the same in one line. Quiet theirs,
     unless the application configured those loggers itself."""
-    for logger_name in ("azure", "msal"):
+    for logger_name in ("azure", "msal", "msal_extensions"):
         logger = logging.getLogger(logger_name)
         if logger.level == logging.NOTSET:
             logger.setLevel(logging.ERROR)

@@ -74,8 +74,10 @@ class SignInSource:
                 f"cannot create the sign-in directory {directory}: {exc.strerror or exc}; "
                 "set KEYRING_ADO_CACHE_DIR to a directory you can write"
             ) from None
-        for path in (directory / ENCRYPTED_CACHE, directory / FILE_CACHE, settings.ca_bundle):
-            _regular_or_missing(path)  # a FIFO planted there would block msal's read for ever
+        _private(directory)
+        for name in storage.OWN_FILES:
+            _regular_or_missing(directory / name, follow=False)  # a FIFO would block msal; a link, mislead it
+        _regular_or_missing(settings.ca_bundle, follow=True)
         cache, not_kept = storage.open_cache(directory, allow_plaintext=settings.allow_unencrypted_cache)
         remembered = any(True for _ in cache.search(cache.CredentialType.ACCOUNT))  # local: no request yet
         if not remembered and refusal:
@@ -112,18 +114,40 @@ def _sign_in(
         return token if token is not None else _interactive(app, settings)
 
 
-def _regular_or_missing(path: str | Path | None) -> None:
-    """Nothing when *path* is unset, missing or a regular file; SourceFailed for anything else."""
-    from .._jsonfile import special_file  # noqa: PLC0415
+def _regular_or_missing(path: str | Path | None, *, follow: bool) -> None:
+    """Nothing when *path* is unset, missing or a regular file (not a link unless *follow*);
+    SourceFailed for anything else."""
+    import os  # noqa: PLC0415
+    import stat  # noqa: PLC0415
 
-    if path is not None and special_file(path):
+    if path is None:
+        return
+    try:
+        mode = os.stat(path, follow_symlinks=follow).st_mode
+    except OSError:
+        return  # missing or unreachable: nothing there to block on
+    if not stat.S_ISREG(mode):
         raise SourceFailed(
             f"{path} is not a regular file, so the sign-in does not read it; remove it and sign in again"
         )
 
 
-def forget(directory: Path) -> list[str]:
-    """Forget the remembered sign-in in *directory*: what was removed, for ``keyring-ado logout``."""
+def _private(directory: Path) -> None:
+    """The sign-in keeps a refresh token: only in a directory that is the user's own and that nobody
+    else can write to (where no one can plant a link for it to write through)."""
+    from .._jsonfile import usable_directory  # noqa: PLC0415
+
+    if not usable_directory(directory, create=False):
+        raise SourceFailed(
+            f"the sign-in directory {directory} is not yours alone (another user owns it or can write to it), "
+            "so no sign-in is kept there; `chmod 700` it if it is yours, or set KEYRING_ADO_CACHE_DIR to a "
+            "directory of your own"
+        )
+
+
+def forget(directory: Path) -> tuple[list[str], str | None]:
+    """Forget the remembered sign-in in *directory*, for ``keyring-ado logout``: what was removed,
+    and what could not be."""
     return storage.forget(directory)
 
 
@@ -193,18 +217,30 @@ def _browser(app: Any, settings: Settings) -> Token | None:  # noqa: ANN401
         if not _open_browser(page):
             _say(terminal, "no browser could be started; using a device code instead")
             return None
-        response = receiver.wait(deadline)
+        response = receiver.wait(deadline, str(flow.get("state", "")))
         if response is None:
             _say(
                 terminal,
                 f"the browser sign-in did not finish within {settings.signin_timeout:g} s; using a device code instead",
             )
             return None
-        result = app.acquire_token_by_auth_code_flow(flow, response, scopes=[SCOPE])
+        try:
+            result = app.acquire_token_by_auth_code_flow(flow, response, scopes=[SCOPE])
+        except ValueError:  # msal's own checks of the response (state, nonce)
+            result = {"error": "invalid_response"}
         if "access_token" in result:
             return _token(result, "sign-in (browser)")
-        _say(terminal, f"the browser sign-in failed ({_describe(result)}); using a device code instead")
+        # Only Entra's error code, never its text: another local process could have written it.
+        _say(terminal, f"the browser sign-in failed ({_error_code(result)}); using a device code instead")
         return None
+
+
+def _error_code(result: dict[str, Any]) -> str:
+    """The OAuth error code of *result* when it is one (a short word like ``access_denied``), else
+    a fixed phrase."""
+    code = str(result.get("error", ""))
+    word = code.replace("_", "")
+    return code if 0 < len(code) <= 64 and word.isascii() and word.isalpha() else "an unreadable error"
 
 
 def _open_browser(page: str) -> bool:
@@ -247,10 +283,19 @@ def _broker(app: Any, settings: Settings) -> Token | None:  # noqa: ANN401
 
 def _device_code(app: Any, settings: Settings) -> Token:  # noqa: ANN401
     deadline = time.monotonic() + settings.signin_timeout
-    flow = app.initiate_device_flow(scopes=[SCOPE])
+    try:
+        flow = app.initiate_device_flow(scopes=[SCOPE])
+    except (TypeError, KeyError, ValueError) as exc:  # msal reads the answer's fields without checking them
+        if isinstance(exc, OSError):
+            raise  # an unreachable Entra ID is said as such by the caller
+        raise SourceFailed(
+            "Entra ID started a device-code sign-in with an answer that cannot be read "
+            f"({type(exc).__name__}); sign in with `az login` instead, and check AZURE_AUTHORITY_HOST and the proxy"
+        ) from None
     if "user_code" not in flow:
         raise SourceFailed(f"Entra ID did not start a device-code sign-in: {_describe(flow)}")
     uri, code = _checked_prompt(flow, settings)
+    flow["interval"] = _interval(flow.get("interval"))  # msal checks the deadline once per second of it
     with _terminal() as terminal:
         _say(terminal, f"to sign in, open {uri} in a browser and enter the code {code}")
         result = app.acquire_token_by_device_flow(flow, exit_condition=lambda _: time.monotonic() > deadline)
@@ -263,6 +308,16 @@ def _device_code(app: Any, settings: Settings) -> Token:  # noqa: ANN401
             )
         _say(terminal, "signed in.")
     return _token(result, "sign-in (device code)")
+
+
+def _interval(given: object) -> int:
+    """Entra's polling interval as msal needs it: whole seconds from 1 to 60 (0 would poll without
+    pause and never look at the deadline; a string would stop msal with a TypeError)."""
+    try:
+        seconds = int(given) if isinstance(given, int | float | str) else 5
+    except ValueError:
+        seconds = 5
+    return min(max(seconds, 1), 60)
 
 
 def _say(terminal: IO[str], line: str) -> None:
@@ -295,7 +350,8 @@ def _checked_prompt(flow: dict[str, Any], settings: Settings) -> tuple[str, str]
     except ValueError:
         host, scheme = "", ""
     allowed = _DEVICE_LOGIN_HOSTS | {entra_host(settings).partition(":")[0].lower()}
-    trusted = bool(host) and scheme == "https" and host in allowed and uri.isascii() and uri.isprintable()
+    plain = uri.isascii() and uri.isprintable() and not any(ch in uri for ch in "@\\")  # browsers read those apart
+    trusted = bool(host) and scheme == "https" and host in allowed and plain
     if not trusted or not (code.isascii() and code.isalnum() and 4 <= len(code) <= 16):
         raise SourceFailed(
             "Entra ID started a device-code sign-in with a page or code that does not look like its own; "

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 _log = logging.getLogger(__name__)
 ENCRYPTED_CACHE = "msal-cache.bin"
 FILE_CACHE = "msal-cache.json"
+#: Our files in the sign-in's directory, and msal-extensions' lock files beside them.
+OWN_FILES = (ENCRYPTED_CACHE, FILE_CACHE, f"{ENCRYPTED_CACHE}.lockfile", f"{FILE_CACHE}.lockfile")
 #: How long the system's secret store may take to open and answer once.
 STORAGE_TIMEOUT = 5.0
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -87,22 +89,43 @@ def cache_lock_errors(directory: Path) -> Iterator[None]:
         ) from None
 
 
-def forget(directory: Path) -> list[str]:
-    """Forget the remembered sign-in in *directory*: what was removed, for ``keyring-ado logout``.
+def forget(directory: Path) -> tuple[list[str], str | None]:
+    """Forget the remembered sign-in in *directory*, for ``keyring-ado logout``: what was removed,
+    and what could not be (one line), if anything.
 
     The encrypted entry is cleared even when its marker file is gone (the secret store keeps the
-    entry without it), and the plaintext file and the marker are removed."""
+    entry without it). When the store cannot be reached or does not answer in time, the marker is
+    kept and that is said: a sign-in left in a locked keyring must not look forgotten."""
     removed = [str(directory / FILE_CACHE)] if JsonFile(directory / FILE_CACHE).clear() else []
+    marker = directory / ENCRYPTED_CACHE
     try:
         cleared = _deadline.call(lambda: _clear_encrypted(directory), STORAGE_TIMEOUT, "the encrypted storage")
-    except Exception as exc:  # no encrypted storage here (or it did not answer): nothing was kept in it
-        _log.debug("keyring-ado: no encrypted sign-in cleared in %s: %s", directory, first_line(str(exc)))
-        cleared = False
+    except _NoStore as exc:
+        if marker.exists() and sys.platform != "win32":
+            return removed, _not_cleared(exc.reason)
+        cleared = False  # no store on this machine: nothing can be kept in one
+    except Exception as exc:  # a locked or broken store, or one that did not answer in time
+        return removed, _not_cleared(first_line(str(exc)))
     with contextlib.suppress(FileNotFoundError):
-        (directory / ENCRYPTED_CACHE).unlink()  # the marker (on Windows, the encrypted file itself)
+        marker.unlink()  # the marker (on Windows, the encrypted file itself, now empty)
     if cleared:
         removed.append(f"the encrypted sign-in ({ENCRYPTED_CACHE})")
-    return removed
+    return removed, None
+
+
+def _not_cleared(reason: str) -> str:
+    return (
+        f"the encrypted sign-in could not be cleared ({reason}); unlock the login keyring (or Keychain) and run "
+        "`keyring-ado logout` again"
+    )
+
+
+class _NoStore(Exception):
+    """The platform's encrypted storage cannot be opened at all (no Secret Service, no gi)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _encrypted(directory: Path) -> Any:  # noqa: ANN401 - msal-extensions' persistence
@@ -123,7 +146,10 @@ def _clear_encrypted(directory: Path) -> bool:
     from msal_extensions import build_encrypted_persistence  # noqa: PLC0415
     from msal_extensions.persistence import PersistenceNotFound  # noqa: PLC0415
 
-    persistence = build_encrypted_persistence(str(directory / ENCRYPTED_CACHE))
+    try:
+        persistence = build_encrypted_persistence(str(directory / ENCRYPTED_CACHE))
+    except Exception as exc:
+        raise _NoStore(f"no encrypted storage: {first_line(str(exc))}") from exc
     try:
         held = persistence.load() not in (None, "", "{}")
     except PersistenceNotFound:
@@ -190,7 +216,9 @@ def _adopt_plaintext(directory: Path, persistence: Any) -> None:  # noqa: ANN401
     try:
         plaintext = read_private(path)
     except OSError:
-        return  # missing (the usual case), or not ours: left alone
+        return  # missing (the usual case), or unreadable: left alone
+    if plaintext is None:
+        return  # not ours, or others can read it: not read, so not removed either
     try:
         if plaintext and persistence.load() in (None, "", "{}"):
             persistence.save(plaintext.decode("utf-8"))

@@ -13,6 +13,7 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -33,8 +34,25 @@ def complete(url: str) -> None:
         with open(os.environ["FAKE_BROWSER_LOG"], "a") as log:
             log.write("silent connection opened\n")
         time.sleep(0.3)  # the listener is now reading from it
-    form = urllib.parse.urlencode({"code": granted["code"], "state": granted["state"]}).encode()
     direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # the loopback server, no proxy
+    if os.environ.get("FAKE_BROWSER_FORGED_FIRST"):  # another local process posts its own answers first
+        for forged in ({"code": "forged"}, {"code": "forged", "state": "guessed"}, {"error": "x", "state": ""}):
+            try:
+                direct.open(
+                    urllib.request.Request(granted["redirect_uri"], data=urllib.parse.urlencode(forged).encode())
+                )
+            except urllib.error.HTTPError as refused:
+                with open(os.environ["FAKE_BROWSER_LOG"], "a") as log:
+                    log.write(f"forged answer refused with {refused.code}\n")
+                refused.close()
+    answer = {"code": granted["code"], "state": granted["state"]}
+    if os.environ.get("FAKE_BROWSER_ERROR"):  # Entra's page (or someone who read the state) sends an error
+        answer = {
+            "error": "access_denied",
+            "error_description": os.environ["FAKE_BROWSER_ERROR"],
+            "state": granted["state"],
+        }
+    form = urllib.parse.urlencode(answer).encode()
     with direct.open(urllib.request.Request(granted["redirect_uri"], data=form, method="POST"), timeout=60):
         pass
     if os.environ.get("FAKE_BROWSER_SILENT_FIRST"):

@@ -75,9 +75,9 @@ def test_forget_removes_the_remembered_sign_in(
     settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1")
     SignInSource().get_token(feed(), settings)
     directory = Path(settings.cache_dir or "")
-    assert signin.forget(directory) == [str(directory / "msal-cache.json")]
+    assert signin.forget(directory) == ([str(directory / "msal-cache.json")], None)
     assert not (directory / "msal-cache.json").exists()
-    assert signin.forget(directory) == []
+    assert signin.forget(directory) == ([], None)
     terminal.truncate(0)
     SignInSource().get_token(feed(), settings)
     assert "enter the code" in terminal.getvalue(), "nothing remembered: a new prompt"
@@ -396,8 +396,7 @@ def secret_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSecretStore]:
 
 def remembered(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch, **environ: str) -> Settings:
     """A sign-in made earlier (device code, at a terminal), whose access token needs refreshing now."""
-    routed.entra.token_lifetime = 120  # msal refreshes under five minutes left: a cache write
-    monkeypatch.setattr(routed.entra, "token_lifetime", 120)
+    monkeypatch.setattr(routed.entra, "token_lifetime", 120)  # msal refreshes under five minutes left: a write
     monkeypatch.setattr(signin, "_terminal_reachable", lambda: True)
     monkeypatch.setattr(signin, "_terminal", lambda: contextlib.nullcontext(io.StringIO()))
     settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1")
@@ -578,9 +577,9 @@ def test_logout_clears_the_secret_store_even_without_its_marker(
     (location,) = secret_store.secrets
     assert json.loads(secret_store.secrets[location])["RefreshToken"]
     (directory / "msal-cache.bin").unlink()
-    assert signin.forget(directory) == ["the encrypted sign-in (msal-cache.bin)"]
+    assert signin.forget(directory) == (["the encrypted sign-in (msal-cache.bin)"], None)
     assert secret_store.secrets[location] == "{}"
-    assert signin.forget(directory) == []
+    assert signin.forget(directory) == ([], None)
 
 
 def test_a_plaintext_sign_in_moves_into_encrypted_storage_once_there_is_one(
@@ -603,3 +602,210 @@ def test_a_plaintext_sign_in_moves_into_encrypted_storage_once_there_is_one(
     assert not plaintext.exists()
     (kept,) = store.secrets.values()
     assert json.loads(kept)["RefreshToken"]
+
+
+# --- what an outside attack on the above found (each failed before its fix) -------------------------
+
+
+def fake_browser(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **knobs: str) -> Path:
+    import sys
+
+    fake = Path(__file__).resolve().parent.parent / "fakes" / "browser.py"
+    browser(monkeypatch, tmp_path, f"{sys.executable} {fake} %s")
+    for name, value in knobs.items():
+        monkeypatch.setenv(name, value)
+    return tmp_path / "browser.log"
+
+
+def test_answers_without_the_sign_ins_state_are_ignored(
+    routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Another local process posts a code with no state, a guessed state, an error: each is refused
+    and the wait goes on; the browser's own answer signs in (one forged request ended it before)."""
+    log = fake_browser(monkeypatch, tmp_path, FAKE_BROWSER_FORGED_FIRST="1")
+    settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1", DISPLAY=":0")
+    token = SignInSource().get_token(feed(), settings)
+    assert token.source == "sign-in (browser)"
+    assert log.read_text().count("forged answer refused with 400") == 3
+
+
+def test_text_posted_to_the_redirect_never_reaches_the_terminal(
+    routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An error answer's free text (anyone who read the state from a command line can post one) is
+    not shown: only the error code, then the device code."""
+    fake_browser(monkeypatch, tmp_path, FAKE_BROWSER_ERROR="use https://evil.example/login and code EVIL1234")
+    settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1", DISPLAY=":0")
+    token = SignInSource().get_token(feed(), settings)
+    assert token.source == "sign-in (device code)"
+    shown = terminal.getvalue()
+    assert "keyring-ado: the browser sign-in failed (access_denied); using a device code instead" in shown
+    assert "evil" not in shown.lower()
+
+
+@pytest.mark.parametrize("interval", [0, "5", -3])
+def test_a_device_code_interval_from_entra_cannot_outlast_the_deadline(
+    routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch, interval: object
+) -> None:
+    """msal checks the deadline once per second of Entra's interval: 0 polled without pause for ever.
+    The interval is made whole seconds from 1 to 60."""
+    original = routed.entra._devicecode
+
+    def odd(tenant: str, form: dict[str, str]) -> object:
+        status, headers, body = original(tenant, form)
+        return status, headers, json.dumps({**json.loads(body), "interval": interval}).encode()
+
+    monkeypatch.setattr(routed.entra, "_devicecode", odd)
+    monkeypatch.setattr(routed.entra, "polls_before_approval", 10_000)
+    monkeypatch.setattr(routed.entra, "device_interval", 0)
+    settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1", KEYRING_ADO_SIGNIN_TIMEOUT="2")
+    routed.entra.log.clear()
+    started = time.monotonic()
+    with pytest.raises(SourceFailed, match="did not complete within 2 s"):
+        SignInSource().get_token(feed(), settings)
+    assert time.monotonic() - started < 8
+    assert len(routed.entra.grants(entra.DEVICE_CODE_GRANT)) <= 4, "about one poll a second"
+
+
+def test_a_device_code_answer_msal_cannot_read_is_one_line(
+    routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An interval of null made msal raise TypeError out of the sign-in."""
+    original = routed.entra._devicecode
+
+    def odd(tenant: str, form: dict[str, str]) -> object:
+        status, headers, body = original(tenant, form)
+        return status, headers, json.dumps({**json.loads(body), "interval": None}).encode()
+
+    monkeypatch.setattr(routed.entra, "_devicecode", odd)
+    settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1")
+    with pytest.raises(SourceFailed, match="with an answer that cannot be read"):
+        SignInSource().get_token(feed(), settings)
+    assert terminal.getvalue() == ""
+
+
+def test_no_sign_in_is_kept_in_a_directory_others_can_write(
+    routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Another user could plant a link at msal-cache.json there and collect the refresh token."""
+    from keyring_ado import _jsonfile
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    victim = tmp_path / "elsewhere.json"
+    (shared / "msal-cache.json").symlink_to(victim)
+    monkeypatch.setenv("KEYRING_ADO_CACHE_DIR", str(shared))
+    _jsonfile.forget_refusals()
+    settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1")
+    with pytest.raises(SourceFailed, match="is not yours alone"):
+        SignInSource().get_token(feed(), settings)
+    assert not victim.exists()
+    assert terminal.getvalue() == ""
+
+
+@pytest.mark.parametrize(
+    "case",
+    [(name, kind) for name in ("msal-cache.json", "msal-cache.json.lockfile", "msal-cache.bin.lockfile")
+     for kind in ("link", "fifo")],
+    ids="-".join,
+)  # fmt: skip
+def test_a_link_or_fifo_among_the_sign_ins_files_is_refused(
+    routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, case: tuple[str, str]
+) -> None:
+    """msal-extensions opens its lock file 'wb+' (a link there truncated its target) and waits 5 s on
+    a FIFO before failing after the person has signed in: refused up front, the target untouched."""
+    name, kind = case
+    settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1")
+    directory = Path(settings.cache_dir or "")
+    directory.mkdir(parents=True, mode=0o700, exist_ok=True)
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    if kind == "link":
+        (directory / name).symlink_to(target)
+    else:
+        os.mkfifo(directory / name)
+    with pytest.raises(SourceFailed, match="is not a regular file"):
+        SignInSource().get_token(feed(), settings)
+    assert target.read_text() == "keep me"
+    assert terminal.getvalue() == ""
+
+
+def test_a_plaintext_cache_that_is_not_private_is_left_alone(
+    routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch, secret_store: FakeSecretStore
+) -> None:
+    """A plaintext cache others can read is not read, so it is not removed either (it was deleted)."""
+    settings = current(monkeypatch)
+    directory = Path(settings.cache_dir or "")
+    directory.mkdir(parents=True, mode=0o700, exist_ok=True)
+    (directory / "msal-cache.json").write_text('{"RefreshToken": {}}')
+    (directory / "msal-cache.json").chmod(0o644)
+    signin.storage.open_cache(directory, allow_plaintext=False)
+    assert (directory / "msal-cache.json").exists()
+
+
+@pytest.mark.parametrize("failure", ["locked", "broken"])
+def test_logout_says_so_when_the_encrypted_sign_in_could_not_be_cleared(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    secret_store: FakeSecretStore,
+    tmp_path: Path,
+    failure: str,
+) -> None:
+    """A locked or failing secret store: logout keeps the marker, says the sign-in was not cleared
+    and exits 1 (it said 'nothing to remove' and exited 0, the refresh token still in the store)."""
+    from keyring_ado import _jsonfile, cli
+
+    directory = tmp_path / "signin-cache"
+    directory.mkdir(mode=0o700)
+    monkeypatch.setenv("KEYRING_ADO_CACHE_DIR", str(directory))
+    _jsonfile.forget_refusals()
+    secret_store.persistence(str(directory / "msal-cache.bin")).save('{"RefreshToken": {"x": {}}}')  # type: ignore[attr-defined]
+    monkeypatch.setattr(signin.storage, "STORAGE_TIMEOUT", 0.5)
+    if failure == "locked":
+        secret_store.lock()
+    else:
+        monkeypatch.setattr(
+            secret_store, "wait", lambda: (_ for _ in ()).throw(RuntimeError("the collection is locked"))
+        )
+    assert cli.main(["logout"]) == 1
+    said = capsys.readouterr().err
+    assert "the encrypted sign-in could not be cleared" in said
+    assert "nothing to remove" not in said
+    assert (directory / "msal-cache.bin").exists()
+
+
+@pytest.mark.parametrize(
+    "uri", ["https://evil.example\\@microsoft.com/devicelogin", "https://evil.example@microsoft.com/devicelogin"]
+)
+def test_a_device_code_page_with_user_info_is_refused(
+    routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch, uri: str
+) -> None:
+    """urllib reads microsoft.com as the host of these; a browser goes to evil.example."""
+    original = routed.entra._devicecode
+
+    def forged(tenant: str, form: dict[str, str]) -> object:
+        status, headers, body = original(tenant, form)
+        return status, headers, json.dumps({**json.loads(body), "verification_uri": uri}).encode()
+
+    monkeypatch.setattr(routed.entra, "_devicecode", forged)
+    settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1")
+    with pytest.raises(SourceFailed, match="does not look like its own"):
+        SignInSource().get_token(feed(), settings)
+    assert terminal.getvalue() == ""
+
+
+def test_msal_extensions_warnings_stay_off_stderr() -> None:
+    """Its 'failed to create lock file' warning reached stderr through logging's last resort."""
+    import logging
+
+    from keyring_ado.sources.identity import quiet_azure_loggers
+
+    logger = logging.getLogger("msal_extensions")
+    before = logger.level
+    try:
+        logger.setLevel(logging.NOTSET)
+        quiet_azure_loggers()
+        assert logger.getEffectiveLevel() == logging.ERROR
+    finally:
+        logger.setLevel(before)
