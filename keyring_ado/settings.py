@@ -9,10 +9,14 @@ the chain reports (one line per variable) when a lookup for an Azure DevOps feed
 from __future__ import annotations
 
 import math
+import ntpath
 import os
+import posixpath
 import sys
 from collections.abc import Mapping
 from typing import NamedTuple
+
+from ._path import absolute_entry
 
 # --- our own variables -----------------------------------------------------------------------
 DISABLE = "KEYRING_ADO_DISABLE"
@@ -413,6 +417,43 @@ def server_hosts(environ: Mapping[str, str]) -> frozenset[str]:
     return _Reader(environ).hosts()
 
 
+def cache_directory(platform: str, environ: Mapping[str, str]) -> str:
+    r"""Where the token cache lives on *platform*, from *environ* alone: ``KEYRING_ADO_CACHE_DIR``,
+    else ``%LOCALAPPDATA%\keyring-ado`` on Windows, ``~/Library/Caches/keyring-ado`` on macOS, and
+    ``$XDG_CACHE_HOME/keyring-ado`` (``~/.cache/keyring-ado``) elsewhere: where pip's cache is, with
+    our name instead of pip's. Paths are in *platform*'s own form, whatever system runs this.
+
+    A relative ``LOCALAPPDATA`` or ``XDG_CACHE_HOME`` is ignored, as the XDG specification and
+    platformdirs (pip's) ignore it: it would put tokens under whichever directory a tool started
+    in. ``~`` is :func:`home_directory`."""
+    windows = platform == "win32"
+    configured = environ.get(CACHE_DIR, "").strip()
+    if configured:
+        if configured == "~" or configured[:2] in {"~/", "~\\" if windows else "~/"}:
+            configured = home_directory(platform, environ) + configured[1:]
+        if windows:  # ~user, the one form left, is the system's own answer
+            return ntpath.abspath(ntpath.expanduser(configured))
+        return posixpath.abspath(posixpath.expanduser(configured))
+    if windows:
+        base = environ.get("LOCALAPPDATA", "").strip()
+        if not absolute_entry(base, platform=platform):
+            base = ntpath.join(home_directory(platform, environ), "AppData", "Local")
+        return ntpath.join(base, "keyring-ado")
+    if platform == "darwin":
+        return posixpath.join(home_directory(platform, environ), "Library", "Caches", "keyring-ado")
+    base = environ.get("XDG_CACHE_HOME", "").strip()
+    if not posixpath.isabs(base):
+        base = posixpath.join(home_directory(platform, environ), ".cache")
+    return posixpath.join(base, "keyring-ado")
+
+
+def home_directory(platform: str, environ: Mapping[str, str]) -> str:
+    """What ``~`` means on *platform*: ``USERPROFILE`` on Windows, ``HOME`` elsewhere, as
+    :func:`os.path.expanduser` reads them; when that is unset or empty, this account's home
+    directory as the system knows it."""
+    return environ.get("USERPROFILE" if platform == "win32" else "HOME", "") or os.path.expanduser("~")
+
+
 class _Reader:
     """Parses variables strictly and records one line for each malformed one."""
 
@@ -513,16 +554,7 @@ class _Reader:
             return None
         if raw and raw not in _TRUE:
             self.problem(f"{CACHE} is neither on nor off (its value is not shown); keeping the token cache on")
-        configured = self.environ.get(CACHE_DIR, "").strip()
-        if configured:
-            return os.path.abspath(os.path.expanduser(configured))
-        if sys.platform == "win32":
-            base = self.environ.get("LOCALAPPDATA") or os.path.expanduser("~\\AppData\\Local")
-        elif sys.platform == "darwin":
-            base = os.path.expanduser("~/Library/Caches")
-        else:
-            base = self.environ.get("XDG_CACHE_HOME", "").strip() or os.path.expanduser("~/.cache")
-        return os.path.join(base, "keyring-ado")
+        return cache_directory(sys.platform, self.environ)
 
     def hosts(self) -> frozenset[str]:
         raw = self.environ.get(HOSTS, "")

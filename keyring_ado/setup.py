@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import configparser
 import io
+import ntpath
 import os
+import posixpath
 import re
 import stat
 import sys
@@ -17,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ._jsonfile import read_unlinked, replace_atomically, special_file
+from ._path import absolute_entry
+from .settings import home_directory
 
 INDEX_NAME = "ado"
 
@@ -48,18 +52,32 @@ def advice(client: str) -> str:
     return "Poetry needs keyring-ado in its own environment: `poetry self add keyring-ado`"
 
 
-def config_path(client: str, environ: Mapping[str, str], project: Path) -> Path:
-    """The user-level configuration file of pip or uv, or the Poetry project's pyproject.toml."""
+def config_path(client: str, environ: Mapping[str, str], project: Path, *, platform: str = sys.platform) -> Path:
+    r"""The user-level configuration file of pip or uv on *platform*, where they read it, or the
+    Poetry project's pyproject.toml. Paths are in *platform*'s own form, whatever system runs this.
+
+    pip (its ``configuration.py`` and ``appdirs.py``): ``%APPDATA%\pip\pip.ini`` on Windows; on macOS
+    ``~/Library/Application Support/pip/pip.conf`` only when that directory exists, else
+    ``~/.config/pip/pip.conf`` (pip reads just one of the two, and the second by default);
+    elsewhere ``$XDG_CONFIG_HOME/pip/pip.conf``, ``~/.config/pip/pip.conf`` without it.
+    uv (its storage reference): ``%APPDATA%\uv\uv.toml`` on Windows, ``$XDG_CONFIG_HOME/uv/uv.toml``
+    or ``~/.config/uv/uv.toml`` on macOS and elsewhere. A relative ``APPDATA`` or ``XDG_CONFIG_HOME``
+    is ignored, as pip and uv ignore it."""
     if client == "poetry":
         return project / "pyproject.toml"
-    name = "pip.ini" if client == "pip" and sys.platform == "win32" else ("pip.conf" if client == "pip" else "uv.toml")
-    if sys.platform == "win32":
-        base = Path(environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
-    elif sys.platform == "darwin" and client == "pip":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return base / client / name
+    home = home_directory(platform, environ)
+    if platform == "win32":
+        base = environ.get("APPDATA", "").strip()
+        if not absolute_entry(base, platform=platform):
+            base = ntpath.join(home, "AppData", "Roaming")
+        return Path(ntpath.join(base, client, "pip.ini" if client == "pip" else "uv.toml"))
+    if platform == "darwin" and client == "pip":
+        support = posixpath.join(home, "Library", "Application Support", "pip")
+        return Path(support if os.path.isdir(support) else posixpath.join(home, ".config", "pip"), "pip.conf")
+    base = environ.get("XDG_CONFIG_HOME", "").strip()
+    if not posixpath.isabs(base):
+        base = posixpath.join(home, ".config")
+    return Path(base, client, "pip.conf" if client == "pip" else "uv.toml")
 
 
 class ConfigError(Exception):

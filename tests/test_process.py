@@ -87,31 +87,6 @@ def test_never_from_the_current_directory_or_a_relative_entry(tmp_path: Path, mo
     assert _path.which("az", f"{tmp_path / 'repo'}") == str(tmp_path / "repo" / "az")
 
 
-@pytest.mark.parametrize(
-    ("entry", "absolute"),
-    [
-        ("C:\\Program Files\\Azure CLI\\wbin", True),
-        ("c:/tools", True),
-        ("\\\\server\\share\\bin", True),
-        (".", False),
-        ("", False),
-        ("wbin", False),
-        ("\\wbin", False),  # relative to the current drive
-        ("C:wbin", False),  # relative to drive C's current directory
-    ],
-)
-def test_windows_path_entries(entry: str, absolute: bool) -> None:
-    """Windows rules, judged on any system: only drive-rooted and UNC entries are searched."""
-    assert _path.absolute_entry(entry, platform="win32") is absolute
-
-
-def test_windows_extensions() -> None:
-    """az is az.cmd on Windows: PATHEXT's extensions are tried in order, lower-cased."""
-    assert _path.candidate_names("az", platform="win32", pathext=".EXE;.CMD") == ["az.exe", "az.cmd"]
-    assert _path.candidate_names("az", platform="win32")[-1] == "az.cmd"
-    assert _path.candidate_names("az", platform="linux") == ["az"]
-
-
 def test_the_az_timeout_is_hard_through_the_source(fake_az: FakeAz) -> None:
     """The az source with a grandchild-leaving az: a clear failure at KEYRING_ADO_AZ_TIMEOUT."""
     fake_az.configure("grandchild", jwt())
