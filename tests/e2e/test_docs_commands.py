@@ -43,6 +43,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 INSTALLS = "installs keyring-ado; the suite runs against the installed build (its effect is stood in for)"
 SKIPPED = {
     "pip install keyring-ado": INSTALLS,
+    "pip install .": INSTALLS,
     "uv tool install keyring --with keyring-ado": INSTALLS,
     "poetry self add keyring-ado": INSTALLS,
     "pdm self add keyring-ado": INSTALLS,
