@@ -205,3 +205,43 @@ def test_a_sign_in_directory_that_cannot_be_made_is_one_clear_line(
     with pytest.raises(SourceFailed, match="cannot create the sign-in directory") as failure:
         SignInSource().get_token(feed(), settings_now)
     assert "KEYRING_ADO_CACHE_DIR" in str(failure.value)
+
+
+def test_the_cache_key_matches_keyed_blake2b_and_depends_on_the_key() -> None:
+    """The digest that names a cached token is BLAKE2b keyed by our random key, 20 bytes: an
+    unkeyed hash of the identity's parts (secrets among them) could be searched offline. Judged by
+    hashlib's own BLAKE2b. Found by mutation testing."""
+    import hashlib
+
+    message = json.dumps(["sp", "login.microsoftonline.com", "tenant", "client", "secret"]).encode()
+    one, other = os.urandom(32).hex().encode(), os.urandom(32).hex().encode()
+    assert cache.keyed_digest(one, message) == hashlib.blake2b(message, key=one, digest_size=20).hexdigest()
+    assert cache.keyed_digest(one, message) != cache.keyed_digest(other, message)
+    assert cache.keyed_digest(one, message) != hashlib.blake2b(message, digest_size=20).hexdigest()
+
+
+def test_a_link_planted_where_the_key_goes_is_not_written_through(tmp_path: Path) -> None:
+    """The key is created with O_EXCL and O_NOFOLLOW: a link at its place is neither followed nor
+    trusted (nothing is shared between processes then), and its target stays as it was."""
+    directory = tmp_path / "cache-dir"
+    directory.mkdir(mode=0o700)
+    target = tmp_path / "elsewhere"
+    (directory / "key").symlink_to(target)
+    cache.forget_keys()
+    assert cache.digest(directory, ("az", "alice")) is None
+    assert not target.exists()
+    assert (directory / "key").is_symlink()
+
+
+def test_the_key_is_made_once_and_kept(tmp_path: Path) -> None:
+    """A new key is random (64 hex characters), owner-only, and the next process reads the same one."""
+    directory = tmp_path / "cache-dir"
+    directory.mkdir(mode=0o700)
+    cache.forget_keys()
+    first = cache.digest(directory, ("az", "alice"))
+    key = (directory / "key").read_bytes().strip()
+    assert len(key) == 64
+    assert (directory / "key").stat().st_mode & 0o777 == 0o600
+    cache.forget_keys()
+    assert cache.digest(directory, ("az", "alice")) == first
+    assert cache.digest(directory, ("az", "bob")) != first

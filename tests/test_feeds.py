@@ -205,3 +205,56 @@ def test_dot_segments_are_judged_as_the_client_requests_them(service: str, organ
 def test_disguised_dot_segments_are_refused(service: str) -> None:
     """A server may decode %2e%2e or %2f into a path the client did not mean: refuse, do not guess."""
     assert feeds.parse(service) is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "printed"),
+    [
+        (
+            "https://pkgs.dev.azure.com/org/_packaging/f/pypi/simple/",
+            "https://pkgs.dev.azure.com/org/_packaging/f/pypi/simple/",
+        ),
+        ("https://me:pat@pkgs.dev.azure.com/org/", "https://***@pkgs.dev.azure.com/org/"),
+        ("https:/me:pat@pkgs.dev.azure.com/org/", "https:/***@pkgs.dev.azure.com/org/"),
+        ("https:\\\\me:pat@pkgs.dev.azure.com/org/", "https:\\\\***@pkgs.dev.azure.com/org/"),
+        ("//me:pat@pkgs.dev.azure.com/org/", "//***@pkgs.dev.azure.com/org/"),
+        ("me:pat@pkgs.dev.azure.com/org/", "***@pkgs.dev.azure.com/org/"),
+        ("https://a@b:pat@pkgs.dev.azure.com/org/", "https://***@pkgs.dev.azure.com/org/"),
+        ("HTTPS://me@pkgs.dev.azure.com/", "HTTPS://***@pkgs.dev.azure.com/"),
+        ("git+https://me@pkgs.dev.azure.com/", "git+https://***@pkgs.dev.azure.com/"),
+        ("1https://me@pkgs.dev.azure.com/", "***@pkgs.dev.azure.com/"),
+        ("mailto:me@example.com", "***@example.com"),
+        ("https://pkgs.dev.azure.com/org/x@y", "https://***@y"),
+        ("@", "***@"),
+        ("", ""),
+    ],
+)
+def test_without_userinfo_masks_everything_that_may_be_user_info(typed: str, printed: str) -> None:
+    """What the CLI prints of a URL a person typed: exactly this (mutation testing found the
+    function checked only by subprocess tests it could not see)."""
+    assert feeds.without_userinfo(typed) == printed
+
+
+SERVERS = frozenset({"tfs.contoso.test", "tfs.contoso.test:1", "tfs.contoso.test:65535"})
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://pkgs.dev.azure.com/org/_packaging/f/pypi/simple/?next=https://x", ("pkgs.dev.azure.com", "org", "f")),
+        ("https://pkgs.dev.azure.com/org/_packaging/f/pypi/simple/?q#frag", ("pkgs.dev.azure.com", "org", "f")),
+        ("https://pkgs.dev.azure.com/org/_packaging/f/pypi/simple/#a/b", ("pkgs.dev.azure.com", "org", "f")),
+        ("https://tfs.contoso.test:443/c/_packaging/f/pypi/simple/", ("tfs.contoso.test", "c", "f")),
+        ("https://tfs.contoso.test:1/c/_packaging/f/pypi/simple/", ("tfs.contoso.test:1", "c", "f")),
+        ("https://tfs.contoso.test:65535/c/_packaging/f/pypi/simple/", ("tfs.contoso.test:65535", "c", "f")),
+        ("https://tfs.contoso.test:0/c/_packaging/f/pypi/simple/", None),
+        ("https://tfs.contoso.test:65536/c/_packaging/f/pypi/simple/", None),
+        ("https://tfs.contoso.test:000443/c/_packaging/f/pypi/simple/", None),
+        ("https://tfs.contoso.test./c/_packaging/f/pypi/simple/", None),
+    ],
+)
+def test_ports_and_the_end_of_the_path_at_their_boundaries(url: str, expected: tuple[str, str, str] | None) -> None:
+    """A query that holds "://" is not a second scheme; ports are 1-65535 in at most five digits (no
+    client connects elsewhere); a trailing dot is another name. Found by mutation testing."""
+    found = feeds.parse(url, SERVERS)
+    assert (found and (found.host, found.organization, found.name)) == expected

@@ -37,3 +37,24 @@ def test_first_line_prefers_the_entra_code() -> None:
     assert first_line(text, prefer="AADSTS") == "AADSTS7000215: Invalid client secret."
     assert first_line("", prefer="AADSTS") == "no detail"
     assert len(first_line("x" * 500)) == 300
+
+
+def test_a_secret_field_keeps_its_name_and_loses_its_value_exactly() -> None:
+    """Half a JSON document or a form: the field's name stays (it says what was there), one space,
+    the mask; nothing of the value. Found by mutation testing (the shape was never asserted)."""
+    assert redact('{"accessToken": "short-1", "tenant": "t"}') == '{"accessToken": ***, "tenant": "t"}'
+    assert redact("grant_type=x&refresh_token=abc&scope=y") == "grant_type=x&refresh_token= ***&scope=y"
+
+
+def test_a_quote_masks_the_known_secrets_it_is_given() -> None:
+    """A short secret az echoed (no token shape to find it by) is masked by value."""
+    assert quote_output("line one\nlogin with p4ss-w0rd failed", ["p4ss-w0rd"]) == "line one | login with *** failed"
+
+
+def test_a_quote_of_exactly_the_limit_is_kept_whole() -> None:
+    assert quote_output("x " * 149 + "yz") == "x " * 149 + "yz"
+    assert quote_output("x " * 149 + "yz!").endswith("...")
+
+
+def test_control_characters_are_removed_not_replaced() -> None:
+    assert redact("a\x1b[2Jb\x9bc\x07d") == "a[2Jbcd"
