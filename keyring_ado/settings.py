@@ -16,8 +16,6 @@ import sys
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from ._path import absolute_entry
-
 # --- our own variables -----------------------------------------------------------------------
 DISABLE = "KEYRING_ADO_DISABLE"
 HOSTS = "KEYRING_ADO_HOSTS"
@@ -435,6 +433,8 @@ def cache_directory(platform: str, environ: Mapping[str, str]) -> str:
             return ntpath.abspath(ntpath.expanduser(configured))
         return posixpath.abspath(posixpath.expanduser(configured))
     if windows:
+        from ._path import absolute_entry  # noqa: PLC0415 - a foreign lookup imports nothing it does not use
+
         base = environ.get("LOCALAPPDATA", "").strip()
         if not absolute_entry(base, platform=platform):
             base = ntpath.join(home_directory(platform, environ), "AppData", "Local")
