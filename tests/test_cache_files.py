@@ -245,3 +245,14 @@ def test_the_key_is_made_once_and_kept(tmp_path: Path) -> None:
     cache.forget_keys()
     assert cache.digest(directory, ("az", "alice")) == first
     assert cache.digest(directory, ("az", "bob")) != first
+
+
+@pytest.mark.parametrize(("length", "kept"), [(31, False), (32, True)])
+def test_a_key_shorter_than_32_characters_is_not_trusted(tmp_path: Path, length: int, kept: bool) -> None:
+    """A damaged or guessable key file keys nothing: then nothing is shared between processes."""
+    directory = tmp_path / "cache-dir"
+    directory.mkdir(mode=0o700)
+    (directory / "key").write_text("k" * length)
+    (directory / "key").chmod(0o600)
+    cache.forget_keys()
+    assert (cache.digest(directory, ("az", "alice")) is not None) is kept

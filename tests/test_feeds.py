@@ -258,3 +258,64 @@ def test_ports_and_the_end_of_the_path_at_their_boundaries(url: str, expected: t
     client connects elsewhere); a trailing dot is another name. Found by mutation testing."""
     found = feeds.parse(url, SERVERS)
     assert (found and (found.host, found.organization, found.name)) == expected
+
+
+SERVER = frozenset({"tfs.contoso.test"})
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://pkgs.dev.azure.com/org/proj/_packaging/f/pypi/simple/", ("org", "proj", "f", False, False)),
+        ("https://pkgs.dev.azure.com/org/_packaging/f/pypi/upload/", ("org", None, "f", True, False)),
+        ("https://pkgs.dev.azure.com/org/_packaging/f/pypi/upload", ("org", None, "f", True, False)),
+        ("https://pkgs.dev.azure.com/org/_packaging/", None),
+        ("https://pkgs.dev.azure.com/org/proj/_packaging", None),
+        ("https://org.pkgs.visualstudio.com/_packaging/f/pypi/simple/", ("org", None, "f", False, False)),
+        ("https://tfs.contoso.test/c/_packaging/f/pypi/simple/", ("c", None, "f", False, True)),
+        ("https://tfs.contoso.test/_packaging/f/pypi/simple/", None),
+        ("https://tfs.contoso.test", (None, None, None, False, True)),
+        (f"https://pkgs.dev.azure.com/{'a' * 64}/_packaging/f/pypi/simple/", ("a" * 64, None, "f", False, False)),
+        (f"https://pkgs.dev.azure.com/{'a' * 65}/_packaging/f/pypi/simple/", None),
+        ("https://pkgs.dev.azure.com/-org/_packaging/f/pypi/simple/", None),
+    ],
+)
+def test_the_shapes_of_a_feed_url_exactly(url: str, expected: tuple[object, ...] | None) -> None:
+    """Organisation, project, feed, upload and server, for each shape and at the organisation
+    name's limits (64 characters, no leading hyphen). Found unasserted by mutation testing."""
+    found = feeds.parse(url, SERVER)
+    assert (found and (found.organization, found.project, found.name, found.upload, found.server)) == expected
+
+
+def test_prefixes_and_collections_need_a_scheme_and_an_organisation() -> None:
+    """Compatibility prefixes and SYSTEM_COLLECTIONURI are URLs: without a scheme, or without an
+    organisation, they match nothing."""
+    assert feeds.canonical_prefix("pkgs.dev.azure.com/org/_packaging/f/") is None
+    assert feeds.canonical_prefix("https://pkgs.dev.azure.com/org/_packaging/f/") == (
+        "https://pkgs.dev.azure.com/org/_packaging/f"
+    )
+    assert feeds.canonical_prefix("https://tfs.contoso.test/c/_packaging/f/", SERVER) == (
+        "https://tfs.contoso.test/c/_packaging/f"
+    )
+    assert feeds.canonical_prefix("https://tfs.contoso.test/c/_packaging/f/") is None
+    assert feeds.organization_of_collection("https://dev.azure.com/org/") == "org"
+    assert feeds.organization_of_collection("dev.azure.com/org/") is None
+    assert feeds.organization_of_collection("https://dev.azure.com/") is None
+    assert feeds.has_prefix("https://a/b/c", "https://a/b/")
+    assert not feeds.has_prefix("https://a/bc", "https://a/b/")
+    assert not feeds.has_prefix("https://a/b", "https://a/b/")
+
+
+def test_request_urls_keep_the_trailing_slash_they_were_given() -> None:
+    assert feeds.request_url("https://pkgs.dev.azure.com/org/_packaging/f/pypi/simple/") == (
+        "https://pkgs.dev.azure.com/org/_packaging/f/pypi/simple/"
+    )
+    assert feeds.request_url("https://pkgs.dev.azure.com/org/_packaging/f/pypi/simple") == (
+        "https://pkgs.dev.azure.com/org/_packaging/f/pypi/simple"
+    )
+    assert feeds.request_url("https://pkgs.dev.azure.com") == "https://pkgs.dev.azure.com/"
+
+
+def test_ascii_lower_keeps_what_is_not_ascii() -> None:
+    """Only ASCII letters fold (the Kelvin sign stays itself); a lone surrogate passes through."""
+    assert feeds.ascii_lower("AB\u212a\ud800") == "ab\u212a\ud800"
