@@ -114,22 +114,56 @@ def _key_for(directory: Path) -> bytes | None:
     path = directory / KEY_FILE
     key = _read_key(path)
     if key is None:
-        import os  # noqa: PLC0415
-
-        fresh = os.urandom(32).hex().encode()
-        try:  # O_EXCL: of two processes creating it at once, one wins and the other reads its key
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        except FileExistsError:
-            key = _read_key(path)
-        except OSError:
-            return None
-        else:
-            with os.fdopen(descriptor, "wb") as stream:
-                stream.write(fresh)
-            key = fresh
+        key = _create_key(path)
     if key is not None:
         _keys[str(directory)] = key
     return key
+
+
+def _create_key(path: Path) -> bytes | None:
+    """A new random key at *path*, or the key another process put there first.
+
+    The key is written whole to a file of its own and then linked into place, which fails when
+    *path* exists: of two processes at once, one wins and the other reads the winner's key, never
+    a half-written one (with O_EXCL on *path* itself, the loser could read it empty and go on
+    unkeyed, asking az or Entra again)."""
+    import contextlib  # noqa: PLC0415
+    import os  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    fresh = os.urandom(32).hex().encode()
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=".key-", dir=path.parent)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(fresh)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.link(temporary, path)  # never follows a link planted at *path*: it only creates
+    except FileExistsError:
+        return _read_key(path)
+    except OSError:  # a file system without hard links: create it in place, O_EXCL
+        return _create_in_place(path, fresh)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+    return fresh
+
+
+def _create_in_place(path: Path, fresh: bytes) -> bytes | None:
+    import os  # noqa: PLC0415
+
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except FileExistsError:
+        return _read_key(path)
+    except OSError:
+        return None
+    with os.fdopen(descriptor, "wb") as stream:
+        stream.write(fresh)
+    return fresh
 
 
 def _read_key(path: Path) -> bytes | None:
