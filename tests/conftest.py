@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from keyring_ado import chain, discovery, settings
+from keyring_ado.sources import signin
 from tests.fakes import artifacts, entra, proxy
 from tests.fakes.az import FakeAz
 
@@ -113,3 +115,20 @@ def ado_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdoWorld]:
     proxy_server.server_close()
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    """A person at a terminal (for the sign-in): what it writes there is captured here."""
+    screen = io.StringIO()
+
+    class Screen:
+        def __enter__(self) -> io.StringIO:
+            return screen
+
+        def __exit__(self, *args: object) -> None:
+            return None
+
+    monkeypatch.setattr(signin, "_terminal_reachable", lambda: True)
+    monkeypatch.setattr(signin, "_terminal", Screen)
+    return screen

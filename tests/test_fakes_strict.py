@@ -28,7 +28,6 @@ import pytest
 from keyring_ado import _http, chain, discovery
 from keyring_ado.errors import SourceFailed
 from keyring_ado.settings import Settings
-from keyring_ado.sources import signin
 from keyring_ado.sources.identity import ServicePrincipalSource, WorkloadIdentitySource
 from keyring_ado.sources.signin import SignInSource
 from tests.conftest import SERVER_HOST, AdoWorld
@@ -183,23 +182,6 @@ def test_a_federated_assertion_is_checked_for_audience_and_time_and_the_file_is_
 
 
 # --- Entra ID: device code --------------------------------------------------------------------
-
-
-@pytest.fixture
-def terminal(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
-    """A person at a terminal (no display): the sign-in uses a device code; its output lands here."""
-    screen = io.StringIO()
-
-    class Screen:
-        def __enter__(self) -> io.StringIO:
-            return screen
-
-        def __exit__(self, *args: object) -> None:
-            return None
-
-    monkeypatch.setattr(signin, "_terminal_reachable", lambda: True)
-    monkeypatch.setattr(signin, "_terminal", Screen)
-    return screen
 
 
 def sign_in_settings(monkeypatch: pytest.MonkeyPatch, **values: str) -> Settings:

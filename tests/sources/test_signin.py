@@ -9,7 +9,7 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,21 +24,17 @@ from tests.fakes.artifacts import TENANT
 from tests.helpers import feed
 
 
-@pytest.fixture
-def terminal(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
-    """A person at a terminal: what the sign-in writes to it is captured here."""
-    screen = io.StringIO()
+def device_code_answer(
+    routed: AdoWorld, monkeypatch: pytest.MonkeyPatch, change: Callable[[dict[str, object]], dict[str, object]]
+) -> None:
+    """The fake Entra's device-code answer, changed by *change*: forged, odd or escape-laden."""
+    original = routed.entra._devicecode
 
-    class Screen:
-        def __enter__(self) -> io.StringIO:
-            return screen
+    def changed(tenant: str, form: dict[str, str]) -> object:
+        status, headers, body = original(tenant, form)
+        return status, headers, json.dumps(change(json.loads(body))).encode()
 
-        def __exit__(self, *args: object) -> None:
-            return None
-
-    monkeypatch.setattr(signin, "_terminal_reachable", lambda: True)
-    monkeypatch.setattr(signin, "_terminal", Screen)
-    return screen
+    monkeypatch.setattr(routed.entra, "_devicecode", changed)
 
 
 def current(monkeypatch: pytest.MonkeyPatch, **values: str) -> Settings:
@@ -244,15 +240,7 @@ def test_text_from_entra_cannot_drive_the_terminal(
 ) -> None:
     """An escape-laden device-code message (window title, clear screen, OSC 52 clipboard) never
     reaches the terminal: only the checked URI and code are shown (issue 14, item 6)."""
-    original = routed.entra._devicecode
-
-    def laden(tenant: str, form: dict[str, str]) -> object:
-        status, headers, body = original(tenant, form)
-        document = json.loads(body)
-        document["message"] = ESCAPES + document["message"]
-        return status, headers, json.dumps(document).encode()
-
-    monkeypatch.setattr(routed.entra, "_devicecode", laden)
+    device_code_answer(routed, monkeypatch, lambda answer: {**answer, "message": ESCAPES + answer["message"]})
     settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1")
     SignInSource().get_token(feed(), settings)
     shown = terminal.getvalue()
@@ -274,13 +262,7 @@ def test_a_device_code_prompt_that_is_not_entras_is_refused(
     routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch, field: dict[str, str]
 ) -> None:
     """A verification URI off Microsoft's hosts or over http, or a code that is not a short word: nothing shown."""
-    original = routed.entra._devicecode
-
-    def forged(tenant: str, form: dict[str, str]) -> object:
-        status, headers, body = original(tenant, form)
-        return status, headers, json.dumps({**json.loads(body), **field}).encode()
-
-    monkeypatch.setattr(routed.entra, "_devicecode", forged)
+    device_code_answer(routed, monkeypatch, lambda answer: {**answer, **field})
     settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1")
     with pytest.raises(SourceFailed, match="does not look like its own"):
         SignInSource().get_token(feed(), settings)
@@ -649,13 +631,7 @@ def test_a_device_code_interval_from_entra_cannot_outlast_the_deadline(
 ) -> None:
     """msal checks the deadline once per second of Entra's interval: 0 polled without pause for ever.
     The interval is made whole seconds from 1 to 60."""
-    original = routed.entra._devicecode
-
-    def odd(tenant: str, form: dict[str, str]) -> object:
-        status, headers, body = original(tenant, form)
-        return status, headers, json.dumps({**json.loads(body), "interval": interval}).encode()
-
-    monkeypatch.setattr(routed.entra, "_devicecode", odd)
+    device_code_answer(routed, monkeypatch, lambda answer: {**answer, "interval": interval})
     monkeypatch.setattr(routed.entra, "polls_before_approval", 10_000)
     monkeypatch.setattr(routed.entra, "device_interval", 0)
     settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1", KEYRING_ADO_SIGNIN_TIMEOUT="2")
@@ -671,13 +647,7 @@ def test_a_device_code_answer_msal_cannot_read_is_one_line(
     routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An interval of null made msal raise TypeError out of the sign-in."""
-    original = routed.entra._devicecode
-
-    def odd(tenant: str, form: dict[str, str]) -> object:
-        status, headers, body = original(tenant, form)
-        return status, headers, json.dumps({**json.loads(body), "interval": None}).encode()
-
-    monkeypatch.setattr(routed.entra, "_devicecode", odd)
+    device_code_answer(routed, monkeypatch, lambda answer: {**answer, "interval": None})
     settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1")
     with pytest.raises(SourceFailed, match="with an answer that cannot be read"):
         SignInSource().get_token(feed(), settings)
@@ -782,13 +752,7 @@ def test_a_device_code_page_with_user_info_is_refused(
     routed: AdoWorld, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch, uri: str
 ) -> None:
     """urllib reads microsoft.com as the host of these; a browser goes to evil.example."""
-    original = routed.entra._devicecode
-
-    def forged(tenant: str, form: dict[str, str]) -> object:
-        status, headers, body = original(tenant, form)
-        return status, headers, json.dumps({**json.loads(body), "verification_uri": uri}).encode()
-
-    monkeypatch.setattr(routed.entra, "_devicecode", forged)
+    device_code_answer(routed, monkeypatch, lambda answer: {**answer, "verification_uri": uri})
     settings = current(monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1")
     with pytest.raises(SourceFailed, match="does not look like its own"):
         SignInSource().get_token(feed(), settings)
