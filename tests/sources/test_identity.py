@@ -147,6 +147,18 @@ def test_pipelines_service_connection(routed: AdoWorld, monkeypatch: pytest.Monk
     assert "serviceConnectionId=3c1f9b0e-0000-4000-8000-000000000001" in posted.path
 
 
+def refused_before_any_request(
+    routed: AdoWorld, source: GitHubOidcSource | PipelinesOidcSource, settings: Settings
+) -> str:
+    """The one line *source* fails with, having sent nothing anywhere (no fake was asked, the proxy saw no CONNECT)."""
+    routed.state.reset_log()
+    connects = len(routed.proxy.connects)
+    with pytest.raises(SourceFailed) as caught:
+        source.get_token(feed(), settings)
+    assert nothing_sent(routed, connects)
+    return str(caught.value)
+
+
 def nothing_sent(world: AdoWorld, connects_before: int) -> bool:
     """No request reached any fake, and nothing asked the proxy for a connection."""
     return world.state.received() == [] and world.proxy.connects[connects_before:] == []
@@ -182,12 +194,7 @@ def test_github_request_token_goes_only_to_githubs_token_service(
         ACTIONS_ID_TOKEN_REQUEST_TOKEN=routed.entra.github_request_token,
         **({"GITHUB_SERVER_URL": server} if server else {}),
     )
-    routed.state.reset_log()
-    connects = len(routed.proxy.connects)
-    with pytest.raises(SourceFailed) as caught:
-        GitHubOidcSource().get_token(feed(), settings)
-    assert nothing_sent(routed, connects)
-    said = str(caught.value)
+    said = refused_before_any_request(routed, GitHubOidcSource(), settings)
     assert said.startswith("ACTIONS_ID_TOKEN_REQUEST_URL (")
     assert "is not an https URL on GitHub's token service (*.actions.githubusercontent.com" in said
     assert "so ACTIONS_ID_TOKEN_REQUEST_TOKEN was not sent" in said
@@ -259,12 +266,7 @@ def test_job_token_goes_only_to_the_jobs_organisation(
     in the organisation of SYSTEM_COLLECTIONURI gets it; anything else is one line and no request
     (issue 14, item 7)."""
     settings = pipelines_job(monkeypatch, routed, uri, "https://dev.azure.com/contoso/")
-    routed.state.reset_log()
-    connects = len(routed.proxy.connects)
-    with pytest.raises(SourceFailed) as caught:
-        PipelinesOidcSource().get_token(feed(), settings)
-    assert nothing_sent(routed, connects)
-    said = str(caught.value)
+    said = refused_before_any_request(routed, PipelinesOidcSource(), settings)
     assert said.startswith("SYSTEM_OIDCREQUESTURI (")
     assert "is not an https URL of the organisation contoso (dev.azure.com/contoso/" in said
     assert "so SYSTEM_ACCESSTOKEN was not sent" in said
