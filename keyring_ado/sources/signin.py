@@ -86,16 +86,24 @@ class SignInSource:
             raise SourceUnavailable(f"no remembered sign-in, and {refusal}")
         try:
             with storage.cache_lock_errors(directory):
-                return _sign_in(feed, settings, directory, cache, remembered=remembered, not_kept=not_kept)
+                return _sign_in(
+                    feed, settings, directory, cache, remembered=remembered, not_kept=not_kept, refusal=refusal
+                )
         except (OSError, ValueError) as exc:  # requests' errors are OSErrors; msal raises ValueError
             host = settings.authority_host or DEFAULT_AUTHORITY_HOST
             raise SourceFailed(f"could not reach Entra ID ({host}): {first_line(redact(str(exc)))}") from None
 
 
 def _sign_in(
-    feed: Feed, settings: Settings, directory: Path, cache: object, *, remembered: bool, not_kept: str | None
+    feed: Feed,
+    settings: Settings,
+    directory: Path,
+    cache: object,
+    *,
+    remembered: bool,
+    not_kept: str | None,
+    refusal: str | None,
 ) -> Token:
-    refusal = _why_not_interactive(settings)
     app = _application(settings, authority_for(feed, settings).tenant, cache)
     token = _silent(app) if remembered else None
     if token is not None:
