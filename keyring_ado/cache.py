@@ -29,7 +29,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ._jsonfile import FORMAT, JsonFile, read_private, usable_directory
-from .credential import Kind, Token, finite_number
+from .token import Kind, Token, finite_number
 
 if TYPE_CHECKING:
     from pathlib import Path

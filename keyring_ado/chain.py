@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, cast
 
 from ._redact import redact
-from .credential import Kind, Token, sane_expiry
 from .errors import SourceFailed, SourceUnavailable
+from .token import Kind, Token, sane_expiry
 
 if TYPE_CHECKING:
     from .feeds import Feed

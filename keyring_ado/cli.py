@@ -171,7 +171,7 @@ def _probe(url: str, username: str, secret: str, config: settings.Settings) -> d
 def _when(expires_on: float | None) -> str:
     if expires_on is None:
         return "never (a PAT; its own expiry is set in Azure DevOps)"
-    from .credential import sane_expiry  # noqa: PLC0415
+    from .token import sane_expiry  # noqa: PLC0415
 
     if sane_expiry(expires_on) is None:
         return "at a time that is not a real date"
@@ -251,7 +251,7 @@ def _remove(feed: feeds.Feed | None, directory: Path) -> tuple[list[str], str | 
 
 
 def _setup(client: str, url: str, config: settings.Settings, *, write: bool, project: Path) -> int:
-    from . import setup  # noqa: PLC0415
+    from . import client_config  # noqa: PLC0415
 
     feed = feeds.parse(url, config.server_hosts)
     if feed is None or feed.name is None:
@@ -260,23 +260,23 @@ def _setup(client: str, url: str, config: settings.Settings, *, write: bool, pro
             "(https://pkgs.dev.azure.com/ORG/_packaging/FEED/pypi/simple/)"
         )
         return 2
-    index = setup.index_url(url)
+    index = client_config.index_url(url)
     if not write:
         try:
-            sys.stdout.write(setup.snippet(client, index))
-        except setup.ConfigError as exc:
+            sys.stdout.write(client_config.snippet(client, index))
+        except client_config.ConfigError as exc:
             _error(str(exc))
             return 1
-        _say(setup.advice(client))
+        _say(client_config.advice(client))
         return 0
-    path = setup.config_path(client, os.environ, project)
+    path = client_config.config_path(client, os.environ, project)
     try:
-        changed = setup.write(client, index, path)
-    except setup.ConfigError as exc:
+        changed = client_config.write(client, index, path)
+    except client_config.ConfigError as exc:
         _error(str(exc))
         return 1
     _say(f"{'updated' if changed else 'already set up:'} {path}")
-    _say(setup.advice(client))
+    _say(client_config.advice(client))
     return 0
 
 

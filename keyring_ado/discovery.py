@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 
 from . import _http
 from ._jsonfile import JsonFile
-from .credential import finite_number
 from .settings import is_guid
+from .token import finite_number
 
 if TYPE_CHECKING:
     from email.message import Message

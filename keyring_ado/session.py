@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from . import _http
-from .credential import Kind, Token, jwt_claims
+from .token import Kind, Token, jwt_claims
 
 if TYPE_CHECKING:
     from .feeds import Feed

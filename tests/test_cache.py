@@ -18,7 +18,7 @@ import pytest
 
 from keyring_ado import cache
 from keyring_ado.cache import TokenCache
-from keyring_ado.credential import Kind, Token
+from keyring_ado.token import Kind, Token
 from tests.fakes.az import FakeAz, jwt
 from tests.helpers import feed, process_env
 

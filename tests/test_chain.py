@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 import pytest
 
 from keyring_ado import chain
-from keyring_ado.credential import Kind, Token
 from keyring_ado.errors import SourceFailed, SourceUnavailable
 from keyring_ado.feeds import Feed
 from keyring_ado.settings import Settings
+from keyring_ado.token import Kind, Token
 from tests.helpers import config, feed
 
 

@@ -16,10 +16,10 @@ import pytest
 
 from keyring_ado import cache, chain, feeds
 from keyring_ado.backend import AdoKeyring
-from keyring_ado.credential import Kind, Token
 from keyring_ado.settings import Settings
 from keyring_ado.sources.base import Identity
 from keyring_ado.sources.compat import ExternalFeedEndpointsSource
+from keyring_ado.token import Kind, Token
 from tests.fakes.az import FakeAz, jwt
 from tests.helpers import FEED_URL, config, feed
 
@@ -81,7 +81,7 @@ def test_f2_unreadable_json_in_a_variable_is_one_line(value: str) -> None:
 @pytest.mark.parametrize("expiry", [1e300, float("nan"), float("inf"), -5.0])
 def test_f3_an_absurd_expiry_is_refused_not_a_traceback(expiry: float) -> None:
     """F3: time.gmtime on NaN or 1e300 raised out of diagnose, login and Token's repr."""
-    from keyring_ado.credential import jwt_expiry, sane_expiry
+    from keyring_ado.token import jwt_expiry, sane_expiry
 
     assert sane_expiry(expiry) is None
     assert "invalid" in repr(Token("s", Kind.ENTRA, source="x", expires_on=expiry))
@@ -421,7 +421,7 @@ def test_r6_deeply_nested_json_from_a_token_or_az_is_one_line(
     """R6: RecursionError from a JWT's claims or az's output reached "please report this"."""
     import base64
 
-    from keyring_ado.credential import jwt_claims
+    from keyring_ado.token import jwt_claims
 
     payload = base64.urlsafe_b64encode(('{"exp":' + "[" * 100_000 + "}").encode()).decode().rstrip("=")
     assert jwt_claims(f"eyJhbGciOiJub25lIn0.{payload}.sig") == {}

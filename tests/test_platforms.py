@@ -15,7 +15,7 @@ from pathlib import Path, PureWindowsPath
 
 import pytest
 
-from keyring_ado import _path, settings, setup
+from keyring_ado import _path, client_config, settings
 from keyring_ado.settings import Settings
 from tests.test_troubleshooting import MESSAGES, PLACEHOLDER
 
@@ -102,7 +102,7 @@ def test_config_path(client: str, platform: str, environ: dict[str, str], expect
     """pip's and uv's user files: ``%APPDATA%\\pip\\pip.ini`` and ``%APPDATA%\\uv\\uv.toml`` on
     Windows, ``$XDG_CONFIG_HOME`` (``~/.config``) elsewhere; a relative base is ignored, as they
     ignore it."""
-    assert str(setup.config_path(client, environ, Path("project"), platform=platform)) == expected
+    assert str(client_config.config_path(client, environ, Path("project"), platform=platform)) == expected
 
 
 @pytest.mark.parametrize(
@@ -130,7 +130,7 @@ def test_pip_on_macos_reads_application_support_only_when_it_exists(
             target.parent.mkdir(parents=True)
             target.write_text("[global]\n")
     environ = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}  # pip ignores it on macOS
-    assert setup.config_path("pip", environ, tmp_path, platform="darwin") == tmp_path / expected
+    assert client_config.config_path("pip", environ, tmp_path, platform="darwin") == tmp_path / expected
 
 
 def _client(client: str) -> list[str]:
@@ -152,7 +152,7 @@ def test_the_real_client_reads_the_file_we_would_write(tmp_path: Path, client: s
     environ = {"PATH": os.defpath, "HOME": str(home)}
     if xdg != "unset":
         environ["XDG_CONFIG_HOME"] = str(tmp_path / "xdg") if xdg == "absolute" else "xdg"
-    path = setup.config_path(client, environ, tmp_path)
+    path = client_config.config_path(client, environ, tmp_path)
     target = path if path.is_absolute() else tmp_path / path
     target.parent.mkdir(parents=True, exist_ok=True)
     marker = tmp_path / "marker"
@@ -309,7 +309,7 @@ def test_setup_write_reports_a_path_cp1252_cannot_show(tmp_path: Path) -> None:
                          "--write", **environ)  # fmt: skip
     stderr = result.stderr.decode("cp1252")
     assert result.returncode == 0, stderr
-    written = setup.config_path("uv", environ, tmp_path)
+    written = client_config.config_path("uv", environ, tmp_path)
     assert "keyring-provider" in written.read_text(encoding="utf-8")
     assert "keyring-ado: updated " + str(written).encode("cp1252", "backslashreplace").decode("cp1252") in stderr
     assert "stopped unexpectedly" not in stderr

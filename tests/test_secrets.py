@@ -9,8 +9,8 @@ import pytest
 
 from keyring_ado import chain
 from keyring_ado.backend import AdoKeyring
-from keyring_ado.credential import Kind, Token
 from keyring_ado.settings import Settings
+from keyring_ado.token import Kind, Token
 from tests.fakes.az import FakeAz, jwt
 from tests.helpers import leaked
 

@@ -9,8 +9,8 @@ import uuid
 import pytest
 
 from keyring_ado import chain, discovery
-from keyring_ado.credential import Kind
 from keyring_ado.settings import Settings
+from keyring_ado.token import Kind
 from tests.conftest import AdoWorld
 from tests.fakes import entra
 from tests.fakes.artifacts import TENANT, FakeVssps

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from keyring_ado import setup
+from keyring_ado import client_config
 from tests.helpers import FEED_URL
 
 POSIX = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes, links, locales and limits")
@@ -31,7 +31,7 @@ def cli(*args: str, config_home: Path, **environ: str) -> subprocess.CompletedPr
 
 
 def toml(text: str) -> dict[str, object]:
-    parser = setup._toml_parser()
+    parser = client_config._toml_parser()
     if parser is None:
         pytest.skip("no TOML parser (Python 3.10 without tomli)")
     document: dict[str, object] = parser.loads(text)
@@ -70,9 +70,9 @@ def test_pip_merge_keeps_every_line(tmp_path: Path, before: str, after: str) -> 
     """The lines already in pip.conf stay byte for byte; the feed and the provider are added."""
     conf = tmp_path / "pip.conf"
     conf.write_bytes(before.encode())
-    assert setup.write("pip", FEED_URL, conf) is True
+    assert client_config.write("pip", FEED_URL, conf) is True
     assert conf.read_bytes() == after.encode()
-    assert setup.write("pip", FEED_URL, conf) is False
+    assert client_config.write("pip", FEED_URL, conf) is False
     assert conf.read_bytes() == after.encode()
 
 
@@ -80,7 +80,7 @@ def test_uv_merge_keeps_windows_line_endings(tmp_path: Path) -> None:
     """uv.toml written with CRLF stays CRLF, its lines untouched, the new ones ending the same way."""
     conf = tmp_path / "uv.toml"
     conf.write_bytes(b'# mine\r\n[[index]]\r\nname = "corp"\r\nurl = "https://example.com/simple/"\r\n')
-    assert setup.write("uv", FEED_URL, conf) is True
+    assert client_config.write("uv", FEED_URL, conf) is True
     url = FEED_URL.replace("https://", "https://VssSessionToken@")
     assert (
         conf.read_bytes()
@@ -148,7 +148,7 @@ def test_the_file_mode_is_kept(tmp_path: Path, client: str) -> None:
     conf = tmp_path / {"pip": "pip.conf", "uv": "uv.toml", "poetry": "pyproject.toml"}[client]
     conf.write_text("[global]\n" if client == "pip" else "# mine\n")
     conf.chmod(0o640)
-    assert setup.write(client, FEED_URL, conf) is True
+    assert client_config.write(client, FEED_URL, conf) is True
     assert stat.S_IMODE(conf.stat().st_mode) == 0o640
 
 
@@ -157,7 +157,7 @@ def test_a_new_file_gets_the_usual_mode(tmp_path: Path) -> None:
     """A file that was not there is made as any program would make it: 0666 less the umask."""
     umask = os.umask(0o027)
     try:
-        assert setup.write("uv", FEED_URL, tmp_path / "uv" / "uv.toml") is True
+        assert client_config.write("uv", FEED_URL, tmp_path / "uv" / "uv.toml") is True
     finally:
         os.umask(umask)
     assert stat.S_IMODE((tmp_path / "uv" / "uv.toml").stat().st_mode) == 0o640
@@ -193,7 +193,7 @@ def test_a_link_within_the_directory_is_followed(tmp_path: Path) -> None:
     real = directory / "pip-work.conf"
     real.write_text("[global]\ntimeout = 60\n")
     (directory / "pip.conf").symlink_to("pip-work.conf")
-    assert setup.write("pip", FEED_URL, directory / "pip.conf") is True
+    assert client_config.write("pip", FEED_URL, directory / "pip.conf") is True
     assert (directory / "pip.conf").is_symlink()
     assert real.read_text() == f"[global]\ntimeout = 60\nindex-url = {FEED_URL}\nkeyring-provider = import\n"
     assert sorted(os.listdir(directory)) == ["pip-work.conf", "pip.conf"]
@@ -206,14 +206,14 @@ def test_a_url_with_a_quote_or_a_backslash_stays_one_toml_string(tmp_path: Path,
     index = 'https://pkgs.dev.azure.com/contoso/_packaging/f"e\\ed/pypi/simple/'
     conf = tmp_path / ("uv.toml" if client == "uv" else "pyproject.toml")
     conf.write_text('[project]\nname = "app"\n' if client == "poetry" else "")
-    assert setup.write(client, index, conf) is True
+    assert client_config.write(client, index, conf) is True
     document = toml(conf.read_text(encoding="utf-8"))
     if client == "uv":
         assert document["index"] == [{"name": "ado", "url": index.replace("https://", "https://VssSessionToken@")}]
     else:
         assert document["tool"] == {"poetry": {"source": [{"name": "ado", "url": index, "priority": "primary"}]}}
-    assert setup.write(client, index, conf) is False
-    assert toml(setup.snippet(client, index)) == (document if client == "uv" else {"tool": document["tool"]})
+    assert client_config.write(client, index, conf) is False
+    assert toml(client_config.snippet(client, index)) == (document if client == "uv" else {"tool": document["tool"]})
 
 
 @pytest.mark.parametrize("tail", ["\nkeyring-provider = subprocess", "\r[install]", " https://evil.example/simple/"])
@@ -222,8 +222,8 @@ def test_pip_refuses_a_url_that_would_break_its_line(tmp_path: Path, tail: str) 
     the file untouched (the command line never gets this far with such a URL; this is the last guard)."""
     conf = tmp_path / "pip.conf"
     conf.write_text("[global]\ntimeout = 60\n")
-    with pytest.raises(setup.ConfigError, match="has a space or a control character, so it is not written to"):
-        setup.write("pip", FEED_URL + tail, conf)
+    with pytest.raises(client_config.ConfigError, match="has a space or a control character, so it is not written to"):
+        client_config.write("pip", FEED_URL + tail, conf)
     assert conf.read_text() == "[global]\ntimeout = 60\n"
 
 
@@ -232,8 +232,8 @@ def test_a_file_too_large_to_be_a_configuration_is_left_alone(tmp_path: Path) ->
     conf = tmp_path / "uv.toml"
     before = b"# x\n" * ((4 << 20) // 4 + 1)
     conf.write_bytes(before)
-    with pytest.raises(setup.ConfigError, match=r"is larger than 4 MiB, so it is left alone"):
-        setup.write("uv", FEED_URL, conf)
+    with pytest.raises(client_config.ConfigError, match=r"is larger than 4 MiB, so it is left alone"):
+        client_config.write("uv", FEED_URL, conf)
     assert conf.read_bytes() == before
 
 
@@ -265,8 +265,10 @@ def test_pip_default_settings_a_new_global_would_apply_are_refused(tmp_path: Pat
     conf.write_text(before)
     seen = pip_sees(conf)
     assert "global.index-url" not in seen
-    with pytest.raises(setup.ConfigError, match=r"has a \[DEFAULT\] section and no \[global\], and pip would apply"):
-        setup.write("pip", FEED_URL, conf)
+    with pytest.raises(
+        client_config.ConfigError, match=r"has a \[DEFAULT\] section and no \[global\], and pip would apply"
+    ):
+        client_config.write("pip", FEED_URL, conf)
     assert conf.read_text() == before
     assert pip_sees(conf) == seen
 
@@ -277,9 +279,9 @@ def test_pip_default_settings_the_feed_replaces_stay_inert(tmp_path: Path) -> No
     conf = tmp_path / "pip.conf"
     conf.write_text("[DEFAULT]\nindex-url = https://old-mirror.example/simple/\n")
     assert pip_sees(conf) == {}
-    assert setup.write("pip", FEED_URL, conf) is True
+    assert client_config.write("pip", FEED_URL, conf) is True
     assert pip_sees(conf) == {"global.index-url": FEED_URL, "global.keyring-provider": "import"}
-    assert setup.write("pip", FEED_URL, conf) is False
+    assert client_config.write("pip", FEED_URL, conf) is False
 
 
 def test_pip_reads_a_key_by_the_name_pip_gives_it(tmp_path: Path) -> None:
@@ -289,7 +291,7 @@ def test_pip_reads_a_key_by_the_name_pip_gives_it(tmp_path: Path) -> None:
     before = f"[DEFAULT]\nindex_url = https://old-mirror.example/simple/\n\n[global]\nindex-url = {FEED_URL}\n"
     conf.write_text(before)
     assert pip_sees(conf)["global.index-url"] == FEED_URL
-    assert setup.write("pip", FEED_URL, conf) is True
+    assert client_config.write("pip", FEED_URL, conf) is True
     assert conf.read_text() == before + "keyring-provider = import\n"
     assert pip_sees(conf) == {"global.index-url": FEED_URL, "global.keyring-provider": "import"}
 
@@ -302,8 +304,8 @@ def test_pip_conf_pip_cannot_load_is_left_alone(tmp_path: Path) -> None:
     conf.write_text(before)
     with pytest.raises(subprocess.CalledProcessError):
         pip_sees(conf)
-    with pytest.raises(setup.ConfigError, match=r"is not a valid pip configuration file .*'index-url'"):
-        setup.write("pip", FEED_URL, conf)
+    with pytest.raises(client_config.ConfigError, match=r"is not a valid pip configuration file .*'index-url'"):
+        client_config.write("pip", FEED_URL, conf)
     assert conf.read_text() == before
 
 
@@ -327,9 +329,9 @@ def test_toml_feed_named_outside_an_index_is_not_set_up(tmp_path: Path, client: 
     searched, and the file called already set up with no index for the feed)."""
     conf = tmp_path / ("uv.toml" if client == "uv" else "pyproject.toml")
     conf.write_text(add_tables(client, naming))
-    assert setup.write(client, FEED_URL, conf) is True
+    assert client_config.write(client, FEED_URL, conf) is True
     assert [entry["name"] for entry in indexes(client, conf)] == ["ado"]
-    assert setup.write(client, FEED_URL, conf) is False
+    assert client_config.write(client, FEED_URL, conf) is False
 
 
 def test_uv_keyring_provider_of_uv_pip_is_not_the_top_level_one(tmp_path: Path) -> None:
@@ -337,7 +339,7 @@ def test_uv_keyring_provider_of_uv_pip_is_not_the_top_level_one(tmp_path: Path) 
     which was not added because a line anywhere began with the key."""
     conf = tmp_path / "uv.toml"
     conf.write_text('[pip]\nkeyring-provider = "disabled"\n')
-    assert setup.write("uv", FEED_URL, conf) is True
+    assert client_config.write("uv", FEED_URL, conf) is True
     document = toml(conf.read_text())
     assert document["keyring-provider"] == "subprocess"
     assert document["pip"] == {"keyring-provider": "disabled"}
@@ -349,9 +351,9 @@ def test_uv_feed_without_the_provider_gets_the_provider(tmp_path: Path) -> None:
     url = FEED_URL.replace("https://", "https://VssSessionToken@")
     conf = tmp_path / "uv.toml"
     conf.write_text(f"[[index]]\nname = 'feed'\nurl = '{url}'\n")
-    assert setup.write("uv", FEED_URL, conf) is True
+    assert client_config.write("uv", FEED_URL, conf) is True
     assert conf.read_text() == f"keyring-provider = \"subprocess\"\n\n[[index]]\nname = 'feed'\nurl = '{url}'\n"
-    assert setup.write("uv", FEED_URL, conf) is False
+    assert client_config.write("uv", FEED_URL, conf) is False
 
 
 @pytest.mark.parametrize("client", ["uv", "poetry"])
@@ -363,7 +365,7 @@ def test_toml_index_name_in_use_however_spelled(tmp_path: Path, client: str, spe
     table = "[[index]]" if client == "uv" else "[[tool.poetry.source]]"
     conf = tmp_path / ("uv.toml" if client == "uv" else "pyproject.toml")
     conf.write_text(add_tables(client, f'{table}\n{spelled}\nurl = "https://other.example/simple/"\n'))
-    assert setup.write(client, FEED_URL, conf) is True
+    assert client_config.write(client, FEED_URL, conf) is True
     assert [str(entry["name"]).lower() for entry in indexes(client, conf)] == ["ado", "ado-2"]
 
 
@@ -380,8 +382,8 @@ def test_toml_refuses_a_url_with_a_character_that_does_not_print(tmp_path: Path,
     conf.write_text(add_tables(client, ""))
     at = FEED_URL.index("/feed/") + 4  # counted from 1
     message = f"so it is not written to {re.escape(str(conf))}; .* \\(U\\+{ord(character):04X} at character {at}\\)$"
-    with pytest.raises(setup.ConfigError, match=message):
-        setup.write(client, index, conf)
+    with pytest.raises(client_config.ConfigError, match=message):
+        client_config.write(client, index, conf)
     assert conf.read_text() == add_tables(client, "")
 
 
@@ -389,8 +391,8 @@ def test_toml_refuses_a_url_with_a_character_that_does_not_print(tmp_path: Path,
 @pytest.mark.parametrize("character", INVISIBLE)
 def test_snippet_refuses_a_url_with_a_character_that_does_not_print(client: str, character: str) -> None:
     """``setup CLIENT URL`` printed such a URL to the terminal as it was given."""
-    with pytest.raises(setup.ConfigError, match="a space or a control character, so it is not printed; "):
-        setup.snippet(client, FEED_URL.replace("/feed/", f"/fe{character}ed/"))
+    with pytest.raises(client_config.ConfigError, match="a space or a control character, so it is not printed; "):
+        client_config.snippet(client, FEED_URL.replace("/feed/", f"/fe{character}ed/"))
 
 
 def test_setup_prints_nothing_for_a_url_with_a_character_that_does_not_print(tmp_path: Path) -> None:

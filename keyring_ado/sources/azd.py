@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .._redact import quote_output
-from ..credential import Kind, Token, sane_expiry
 from ..errors import SourceFailed, SourceUnavailable
+from ..token import Kind, Token, sane_expiry
 from .azure_cli import AZURE_DEVOPS_RESOURCE, executable, run_cli
 from .base import Identity
 

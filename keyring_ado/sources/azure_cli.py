@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 from .. import settings as names
 from .._redact import quote_output
-from ..credential import Kind, Token, sane_expiry
 from ..errors import SourceFailed, SourceUnavailable
+from ..token import Kind, Token, sane_expiry
 from .base import Identity
 
 if TYPE_CHECKING:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:
-    from ..credential import Token
     from ..feeds import Feed
     from ..settings import Settings
+    from ..token import Token
 
 
 class Identity(NamedTuple):
@@ -35,7 +35,7 @@ class Identity(NamedTuple):
 class Source(Protocol):
     """Finds a token for a feed.
 
-    ``get_token`` returns a :class:`~keyring_ado.credential.Token`, raises
+    ``get_token`` returns a :class:`~keyring_ado.token.Token`, raises
     :class:`~keyring_ado.errors.SourceUnavailable` when it has nothing for this feed (the chain
     tries the next source) or :class:`~keyring_ado.errors.SourceFailed` when it was configured and
     did not work (the chain stops). Any message must be free of secrets.

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..credential import DEFAULT_USERNAME, Kind, Token
 from ..errors import SourceUnavailable
 from ..feeds import ascii_lower, canonical_prefix, has_prefix, parse
 from ..settings import is_guid
+from ..token import DEFAULT_USERNAME, Kind, Token
 
 if TYPE_CHECKING:
     from ..feeds import Feed

@@ -6,8 +6,8 @@ import time
 from typing import TYPE_CHECKING
 
 from .. import settings as names
-from ..credential import Kind, Token, jwt_expiry
 from ..errors import SourceFailed, SourceUnavailable
+from ..token import Kind, Token, jwt_expiry
 
 if TYPE_CHECKING:
     from ..feeds import Feed

@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 from .. import _deadline, _http
 from .. import settings as names
 from .._redact import first_line, quote_output, redact
-from ..credential import Kind, Token, sane_expiry
 from ..discovery import DEFAULT_AUTHORITY_HOST, TRUSTED_AUTHORITY_HOSTS
 from ..errors import SourceFailed, SourceUnavailable
+from ..token import Kind, Token, sane_expiry
 from .azure_cli import AZURE_DEVOPS_RESOURCE
 from .base import Identity
 

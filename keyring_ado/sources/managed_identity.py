@@ -18,9 +18,9 @@ from .base import Identity
 from .identity import exchange_token, quiet_azure_loggers
 
 if TYPE_CHECKING:
-    from ..credential import Token
     from ..feeds import Feed
     from ..settings import Settings
+    from ..token import Token
 
 CONNECT_TIMEOUT = 1
 READ_TIMEOUT = 2

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import settings as names
-from ..credential import Kind, Token
 from ..errors import SourceUnavailable
 from ..feeds import organization_of_collection
+from ..token import Kind, Token
 
 if TYPE_CHECKING:
     from ..feeds import Feed

@@ -25,9 +25,9 @@ from typing import IO, TYPE_CHECKING, Any
 
 from .._jsonfile import JsonFile
 from .._redact import first_line, redact
-from ..credential import Kind, Token
 from ..discovery import DEFAULT_AUTHORITY_HOST, authority_for
 from ..errors import SourceFailed, SourceUnavailable
+from ..token import Kind, Token
 from . import signin_storage as storage
 from .base import Identity
 from .identity import SCOPE, entra_host, known_cloud, quiet_azure_loggers

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from keyring_ado.credential import Kind
 from keyring_ado.errors import SourceFailed, SourceUnavailable
 from keyring_ado.sources.azd import AzdSource
+from keyring_ado.token import Kind
 from tests.fakes.az import FakeAzd, jwt
 from tests.helpers import config, feed, leaked
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from keyring_ado.credential import Kind
 from keyring_ado.errors import SourceFailed, SourceUnavailable
 from keyring_ado.settings import Settings
 from keyring_ado.sources.azure_cli import AZURE_DEVOPS_RESOURCE, AzureCliSource
+from keyring_ado.token import Kind
 from tests.conftest import AdoWorld
 from tests.fakes.artifacts import TENANT
 from tests.fakes.az import FakeAz, jwt

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from keyring_ado.credential import Kind
 from keyring_ado.errors import SourceUnavailable
 from keyring_ado.sources.compat import AccessTokenSource, ExternalFeedEndpointsSource
+from keyring_ado.token import Kind
 from tests.helpers import config, feed
 
 GUID = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from keyring_ado.credential import Kind
 from keyring_ado.errors import SourceFailed, SourceUnavailable
 from keyring_ado.sources.env import EnvironmentSource
+from keyring_ado.token import Kind
 from tests.fakes.az import jwt
 from tests.helpers import config, feed
 

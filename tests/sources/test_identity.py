@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from keyring_ado.credential import Kind
 from keyring_ado.errors import SourceFailed, SourceUnavailable
 from keyring_ado.settings import Settings
 from keyring_ado.sources.identity import (
@@ -16,6 +15,7 @@ from keyring_ado.sources.identity import (
     ServicePrincipalSource,
     WorkloadIdentitySource,
 )
+from keyring_ado.token import Kind
 from tests.conftest import FOREIGN_TOKEN_HOSTS, AdoWorld
 from tests.fakes import entra
 from tests.fakes.artifacts import TENANT

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from keyring_ado.credential import Kind
 from keyring_ado.errors import SourceUnavailable
 from keyring_ado.sources.pipelines import AzurePipelinesSource
+from keyring_ado.token import Kind
 from tests.helpers import config, feed
 
 PIPELINE = {"TF_BUILD": "True", "SYSTEM_COLLECTIONURI": "https://dev.azure.com/contoso/", "SYSTEM_ACCESSTOKEN": "job"}
