@@ -13,8 +13,6 @@ from . import _deadline
 if TYPE_CHECKING:
     from email.message import Message
 
-    from .settings import Settings
-
 
 class Answer(NamedTuple):
     status: int
@@ -24,7 +22,7 @@ class Answer(NamedTuple):
 
 def request(
     url: str,
-    settings: Settings,
+    ca_bundle: str | None,
     *,
     method: str = "GET",
     headers: dict[str, str] | None = None,
@@ -35,7 +33,8 @@ def request(
     """Send one request; raises OSError (URLError, timeouts, TLS errors) when there is no answer.
 
     *timeout* bounds the whole request (connecting, the proxy's CONNECT, TLS, headers and body),
-    not only each read: a peer that drips bytes is given up on at the deadline."""
+    not only each read: a peer that drips bytes is given up on at the deadline. *ca_bundle* is the
+    CA bundle the user set for Python tools (``REQUESTS_CA_BUNDLE``), None for the system's."""
     if not url.startswith("https://"):
         raise ValueError("only https URLs are requested")
     sent = urllib.request.Request(  # noqa: S310 - https only, checked above
@@ -45,7 +44,7 @@ def request(
     def send() -> Answer:
         opener = urllib.request.build_opener(  # in the deadline too: a CA bundle can be a FIFO
             urllib.request.ProxyHandler(),  # HTTPS_PROXY and NO_PROXY, as pip and uv read them
-            urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=settings.ca_bundle)),
+            urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=ca_bundle)),
             _NoRedirects(),
         )
         try:

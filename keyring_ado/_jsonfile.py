@@ -18,10 +18,12 @@ import logging
 import os
 import stat
 import sys
-import time
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from ._filelock import acquire, release
 
 _log = logging.getLogger(__name__)
 
@@ -113,20 +115,18 @@ class JsonFile:
             yield False
             return
         try:
-            acquired = _acquire(descriptor, timeout)
+            acquired = acquire(descriptor, timeout)
             if not acquired:
                 _log.debug("keyring-ado: %s stayed locked for %g s; going on without it", lock, timeout)
             try:
                 yield acquired
             finally:
                 if acquired:
-                    _release(descriptor)
+                    release(descriptor)
         finally:
             os.close(descriptor)
 
     def _write(self, document: dict[str, Any]) -> None:
-        import tempfile  # noqa: PLC0415 - only writers need it
-
         data = json.dumps(document, separators=(",", ":")).encode()
         descriptor, temporary = tempfile.mkstemp(prefix=f".{self.path.stem}-", dir=self.directory)
         try:
@@ -176,8 +176,6 @@ def replace_atomically(path: Path, data: bytes, mode: int, group: int | None = N
     """Make *path* hold *data*: written to a temporary file beside it, flushed to disk, given
     *mode* (and *group*, when it can be) and renamed over it. A reader sees the old file or the
     new one, whole; when anything fails the old file is as it was and the temporary one is gone."""
-    import tempfile  # noqa: PLC0415 - only writers need it
-
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(descriptor, "wb") as stream:
@@ -288,35 +286,3 @@ def _ours(status: os.stat_result, path: Path) -> bool:
         _log.debug("keyring-ado: ignoring %s: it is not private to this user", path)
         return False
     return True
-
-
-def _acquire(descriptor: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if sys.platform == "win32":
-                import msvcrt  # noqa: PLC0415
-
-                msvcrt.locking(descriptor, msvcrt.LK_NBLCK, 1)
-            else:
-                import fcntl  # noqa: PLC0415
-
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.05)
-        else:
-            return True
-
-
-def _release(descriptor: int) -> None:
-    with contextlib.suppress(OSError):
-        if sys.platform == "win32":
-            import msvcrt  # noqa: PLC0415
-
-            msvcrt.locking(descriptor, msvcrt.LK_UNLCK, 1)
-        else:
-            import fcntl  # noqa: PLC0415
-
-            fcntl.flock(descriptor, fcntl.LOCK_UN)

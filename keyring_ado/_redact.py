@@ -62,3 +62,15 @@ def quote_output(text: str, secrets: Iterable[str | None] = ()) -> str:
     if len(excerpt) > _MAX_QUOTE:
         excerpt = excerpt[: _MAX_QUOTE - 3] + "..."
     return excerpt or "(no output)"
+
+
+def without_userinfo(text: str) -> str:
+    """*text* (a URL a person typed, ours or not, well formed or not) with anything that may be user
+    info replaced by ``***``: safe to print, since people put PATs there. Everything between the
+    scheme and its slashes (``https://``, ``https:/``, ``//``, or nothing) and the last ``@`` goes."""
+    at = text.rfind("@")
+    if at < 0:
+        return text
+    lead = re.match(r"(?:[A-Za-z][A-Za-z0-9+.-]*:(?=[/\\]))?[/\\]*", text)  # a scheme only before a slash
+    start = lead.end() if lead else 0
+    return text[:start] + "***@" + text[at + 1 :] if at >= start else text

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import TYPE_CHECKING
 
 from keyring.backend import KeyringBackend
 from keyring.compat import properties
 from keyring.credentials import Credential, SimpleCredential
 
-from . import feeds, settings
+from . import feeds, settings, variables
+
+if TYPE_CHECKING:
+    from .resolver import Resolver
 
 _log = logging.getLogger(__name__)
+_resolver: list[Resolver] = []  # the process's one, made by the first Azure DevOps lookup
 
 PRIORITY = 9.9
 """Above the OS stores (5) so the chainer asks us first; below the chainer (10) so it still runs."""
@@ -28,7 +33,7 @@ class AdoKeyring(KeyringBackend):
     @properties.classproperty
     def priority(cls) -> float:
         if settings.is_disabled(os.environ):
-            raise RuntimeError(f"keyring-ado is turned off by {settings.DISABLE}")
+            raise RuntimeError(f"keyring-ado is turned off by {variables.DISABLE}")
         return PRIORITY
 
     def get_credential(self, service: str, username: str | None) -> Credential | None:
@@ -59,15 +64,24 @@ def _lookup(service: str) -> tuple[str, str] | None:
         feed = feeds.parse(service, settings.server_hosts(os.environ))
         if feed is None:
             return None
-        from . import chain  # noqa: PLC0415 - only paid for by Azure DevOps lookups
-
         environment = settings.fingerprint()
-        remembered = chain.recall(feed, environment)
+        resolver = process_resolver()
+        remembered = resolver.recall(feed, environment)
         if remembered is not None:
             token = remembered[0]
         else:
-            token = chain.lookup(feed, settings.Settings.from_environ(os.environ), environment=environment)
+            token = resolver.lookup(feed, settings.Settings.from_environ(os.environ), environment=environment)
     except Exception as exc:
         _log.warning("keyring-ado: lookup failed unexpectedly (%s); please report this", type(exc).__name__)
         return None
     return None if token is None else (token.username, token.secret)
+
+
+def process_resolver() -> Resolver:
+    """This process's :class:`~keyring_ado.resolver.Resolver`, which holds everything remembered
+    between lookups; made (and the lookup machinery imported) by the first Azure DevOps lookup."""
+    if not _resolver:
+        from .resolver import Resolver  # noqa: PLC0415 - the one lazy boundary: only Azure DevOps lookups pay
+
+        _resolver.append(Resolver())
+    return _resolver[0]

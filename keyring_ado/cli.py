@@ -7,6 +7,7 @@ configuration ``setup`` prints). No command ever prints a secret.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import logging
 import os
@@ -15,7 +16,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import feeds, settings
+from . import _http, cache, client_config, discovery, feeds, settings
+from ._jsonfile import JsonFile
+from ._redact import redact, without_userinfo
+from .chain import attempts, next_step
+from .resolver import Resolver
+from .sources import signin_storage
+from .token import sane_expiry
 
 _log = logging.getLogger("keyring_ado")
 DIAGNOSE_TIMEOUT = 10.0
@@ -46,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             return _setup(args.client, args.url, config, write=args.write, project=args.project)
         feed = feeds.parse(args.url, config.server_hosts) if args.url else None
         if args.url and feed is None:
-            shown = feeds.without_userinfo(args.url)
+            shown = without_userinfo(args.url)
             _error(f"{shown} is not an Azure DevOps feed URL keyring-ado serves (https, pkgs.dev.azure.com, "
                    "{org}.pkgs.visualstudio.com, or a host in KEYRING_ADO_HOSTS)")  # fmt: skip
             return 2
@@ -77,8 +84,6 @@ def _error(message: str) -> None:
 
 class _Redacting(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        from ._redact import redact  # noqa: PLC0415
-
         record.msg = redact(record.getMessage())
         record.args = ()
         return True
@@ -94,23 +99,23 @@ def _verbose() -> None:
 
 
 def _diagnose(feed: feeds.Feed | None, url: str, config: settings.Settings, *, as_json: bool) -> int:
-    from . import chain, discovery  # noqa: PLC0415
-
     assert feed is not None  # noqa: S101 - main() checked
+    resolver = Resolver()
+    request = resolver.request(feed, config)
     report: dict[str, Any] = {
-        "url": feeds.without_userinfo(url),
+        "url": without_userinfo(url),
         "organization": feed.organization,
         "server": feed.server,
         "sources": [],
     }
     if not feed.server:
-        authority = discovery.authority_for(feed, config)
+        authority = request.authority()
         report["tenant"] = {"tenant": authority.tenant, "from": authority.source, "public": authority.public}
     for problem in config.problems:
         report.setdefault("problems", []).append(problem)
     served = None
-    for attempt in chain.attempts(feed, config, chain.default_sources()):
-        entry: dict[str, Any] = {"source": attempt.source, "outcome": attempt.outcome, "detail": attempt.detail}
+    for attempt in attempts(request, resolver.sources(config), config.secrets):
+        entry: dict[str, Any] = {"source": attempt.source, "outcome": attempt.outcome.value, "detail": attempt.detail}
         if attempt.token is not None:
             served = attempt.token
             entry.update(kind=str(served.kind), expires=_when(served.expires_on))
@@ -120,7 +125,7 @@ def _diagnose(feed: feeds.Feed | None, url: str, config: settings.Settings, *, a
     else:
         last = report["sources"][-1] if report["sources"] else None
         failed = last is not None and last["outcome"] == "failed"
-        report["next"] = f"fix what {last['source']} reported" if failed and last else chain.next_step(feed)
+        report["next"] = f"fix what {last['source']} reported" if failed and last else next_step(feed)
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:
@@ -150,16 +155,12 @@ def _print_report(report: dict[str, Any]) -> None:
 
 
 def _probe(url: str, username: str, secret: str, config: settings.Settings) -> dict[str, Any]:
-    import base64  # noqa: PLC0415
-
-    from . import _http  # noqa: PLC0415
-
     target = feeds.request_url(url) or url  # the URL a client would request: no user info, query or fragment
     credentials = base64.b64encode(f"{username}:{secret}".encode()).decode()
     method = "GET" if "/pypi/upload" not in target else "HEAD"
     try:
         answer = _http.request(
-            target, config, method=method, headers={"Authorization": f"Basic {credentials}"},
+            target, config.network.ca_bundle, method=method, headers={"Authorization": f"Basic {credentials}"},
             timeout=DIAGNOSE_TIMEOUT, read_body=False,
         )  # fmt: skip
     except (OSError, ValueError) as exc:
@@ -171,8 +172,6 @@ def _probe(url: str, username: str, secret: str, config: settings.Settings) -> d
 def _when(expires_on: float | None) -> str:
     if expires_on is None:
         return "never (a PAT; its own expiry is set in Azure DevOps)"
-    from .token import sane_expiry  # noqa: PLC0415
-
     if sane_expiry(expires_on) is None:
         return "at a time that is not a real date"
     minutes = int((expires_on - time.time()) // 60)
@@ -180,10 +179,8 @@ def _when(expires_on: float | None) -> str:
 
 
 def _login(feed: feeds.Feed | None, config: settings.Settings) -> int:
-    from . import chain  # noqa: PLC0415
-
     assert feed is not None  # noqa: S101 - main() checked
-    token = chain.lookup(feed, config)
+    token = Resolver().lookup(feed, config)
     if token is None:
         return 1
     _say(f"ready: a {token.kind} from {token.source} for {feed.describe()}, expires {_when(token.expires_on)}")
@@ -191,10 +188,10 @@ def _login(feed: feeds.Feed | None, config: settings.Settings) -> int:
 
 
 def _logout(feed: feeds.Feed | None, config: settings.Settings) -> int:
-    if config.cache_dir is None:
+    if config.cache.directory is None:
         _say("KEYRING_ADO_CACHE=off: nothing is kept on disk, so there is nothing to remove")
         return 0
-    directory = Path(config.cache_dir)
+    directory = Path(config.cache.directory)
     if directory.exists() and not directory.is_dir():
         _error(
             f"{directory} is not a directory, so nothing of keyring-ado's is kept there; check KEYRING_ADO_CACHE_DIR"
@@ -221,23 +218,17 @@ def _logout(feed: feeds.Feed | None, config: settings.Settings) -> int:
 
 
 def _signin_kept(directory: Path) -> bool:
-    from .sources import signin_storage  # noqa: PLC0415 - no msal import: files only
-
     return signin_storage.remembered_somewhere(directory)
 
 
 def _remove(feed: feeds.Feed | None, directory: Path) -> tuple[list[str], str | None]:
     """What was removed, and what could not be (one line)."""
-    from . import cache, discovery  # noqa: PLC0415
-    from ._jsonfile import JsonFile  # noqa: PLC0415
-    from .sources import signin  # noqa: PLC0415
-
     removed: list[str] = []
     if feed is None:
         for name in (cache.FILE_NAME, discovery.FILE_NAME):
             if JsonFile(directory / name).clear():
                 removed.append(str(directory / name))
-        forgotten, problem = signin.forget(directory)
+        forgotten, problem = signin_storage.forget(directory)
         return removed + forgotten, problem
     prefix = feed.entry_key
     for name in (cache.FILE_NAME, discovery.FILE_NAME):
@@ -251,12 +242,10 @@ def _remove(feed: feeds.Feed | None, directory: Path) -> tuple[list[str], str | 
 
 
 def _setup(client: str, url: str, config: settings.Settings, *, write: bool, project: Path) -> int:
-    from . import client_config  # noqa: PLC0415
-
     feed = feeds.parse(url, config.server_hosts)
     if feed is None or feed.name is None:
         _error(
-            f"{feeds.without_userinfo(url)} is not an Azure Artifacts index URL "
+            f"{without_userinfo(url)} is not an Azure Artifacts index URL "
             "(https://pkgs.dev.azure.com/ORG/_packaging/FEED/pypi/simple/)"
         )
         return 2

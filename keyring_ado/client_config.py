@@ -6,8 +6,6 @@ own file, keeping everything already there (an existing index stays, the feed is
 
 from __future__ import annotations
 
-import configparser
-import io
 import ntpath
 import os
 import posixpath
@@ -20,7 +18,10 @@ from typing import Any
 
 from ._jsonfile import read_unlinked, replace_atomically, special_file
 from ._path import absolute_entry
+from ._pip_conf import ConfigError, merge_pip, newline_of, would_break
 from .settings import home_directory
+
+__all__ = ["ConfigError", "advice", "config_path", "index_url", "snippet", "write"]
 
 INDEX_NAME = "ado"
 
@@ -80,10 +81,6 @@ def config_path(client: str, environ: Mapping[str, str], project: Path, *, platf
     return Path(base, client, "pip.conf" if client == "pip" else "uv.toml")
 
 
-class ConfigError(Exception):
-    """The client's file cannot be merged into; the message says which file, why, and what to do."""
-
-
 def _check_printable(index: str, outcome: str) -> None:
     """Refuse a URL with a space or a character that does not print (a control character, a C1
     control such as U+009B that terminals take as an escape, a bidirectional override): in
@@ -115,7 +112,7 @@ def write(client: str, index: str, path: Path) -> bool:
         target = _within_directory(path, by_hand)
         text, status = _read(target, path, by_hand)
         if client == "pip":
-            merged = _merge_pip(text or "", index, path, by_hand)
+            merged = merge_pip(text or "", index, path, by_hand)
         else:
             if client == "poetry" and text is None:
                 raise ConfigError(f"no {path}; run this in your Poetry project or pass --project")
@@ -194,7 +191,7 @@ def _merge_toml(client: str, text: str, index: str, path: Path, by_hand: str) ->
     add_provider = client == "uv" and not has_provider
     if has_feed and not add_provider:
         return None
-    newline = _newline(text)
+    newline = newline_of(text)
     if add_provider:
         text = 'keyring-provider = "subprocess"' + newline + (newline if text else "") + text
     if not has_feed:
@@ -232,12 +229,6 @@ def _same_feed(url: object, index: str) -> bool:
     return isinstance(url, str) and bare(url) == bare(index)
 
 
-def _newline(text: str) -> str:
-    """The line ending the file uses (its first one), so added lines match it."""
-    found = re.search(r"\r\n|\r|\n", text)
-    return found.group() if found else "\n"
-
-
 def _check_toml(text: str, path: Path, by_hand: str, *, merged: bool = False) -> dict[str, Any] | None:
     """The document in *text*: refuse to touch a file that is not TOML, or to leave one that is
     not. Python 3.10 has no TOML parser of its own: there the ``tomli`` backport is used when it
@@ -249,13 +240,9 @@ def _check_toml(text: str, path: Path, by_hand: str, *, merged: bool = False) ->
         document: dict[str, Any] = parser.loads(text)
     except parser.TOMLDecodeError as exc:
         if merged:
-            raise _would_break(path, str(exc), by_hand) from None
+            raise would_break(path, str(exc), by_hand) from None
         raise ConfigError(f"{path} is not valid TOML ({exc}); fix it, or {by_hand}") from None
     return document
-
-
-def _would_break(path: Path, reason: str, by_hand: str) -> ConfigError:
-    return ConfigError(f"adding the feed would leave {path} invalid ({reason}); {by_hand}")
 
 
 def _toml_parser() -> Any:  # noqa: ANN401 - tomllib, or the same module as tomli
@@ -268,146 +255,6 @@ def _toml_parser() -> Any:  # noqa: ANN401 - tomllib, or the same module as toml
     except ImportError:
         return None
     return tomli
-
-
-def _merge_pip(text: str, index: str, path: Path, by_hand: str) -> str | None:
-    """*text* with the feed and the provider in ``[global]``, or None when they are there.
-
-    pip reads the file with :mod:`configparser`, as :func:`_read_ini` does; that decides what the
-    file means (an existing ``index-url`` stays, the feed goes into ``extra-index-url`` beside it).
-    pip takes ``[DEFAULT]``'s settings only through the file's sections (alone, they mean nothing
-    to it), so a new ``[global]`` would make them apply to every command: such a file is refused
-    unless the feed's own lines set all of them anew. The lines are then edited in place: a value
-    grows at its end, new keys go after the last line of ``[global]`` (a new ``[global]`` at the
-    end of the file). The result is read back and must mean what the file meant plus the feed, or
-    nothing is written.
-    """
-    before = _read_ini(text, path, f"{path} is not a valid pip configuration file", f"fix it, or {by_hand}")
-    settings = dict(before["global"]) if before.has_section("global") else {}
-    changes: dict[str, str] = {}
-    existing = settings.get("index-url")
-    urls = settings.get("extra-index-url", "").split()
-    if existing is None:
-        changes["index-url"] = index
-    elif existing.rstrip("/") != index.rstrip("/") and index not in urls:
-        changes["extra-index-url"] = " ".join([*urls, index])
-    if "keyring-provider" not in settings:
-        changes["keyring-provider"] = "import"
-    if not changes:
-        return None
-    if not before.has_section("global") and before.defaults().keys() - changes.keys():
-        raise ConfigError(
-            f"{path} has a [DEFAULT] section and no [global], and pip would apply [DEFAULT]'s settings to every "
-            f"command once [global] is added; move them into the section they are meant for, or {by_hand}"
-        )
-    merged = _edit_global(text, changes, index)
-    after = _read_ini(merged, path, f"adding the feed would leave {path} invalid", by_hand)
-    expected = _ini_meaning(before)
-    expected["global"] = _section_meaning({**settings, **changes})
-    if _ini_meaning(after) != expected:
-        raise _would_break(path, "its other settings would read differently", by_hand)
-    return merged
-
-
-class _PipParser(configparser.RawConfigParser):
-    """The parser pip reads its configuration files with: ``Index_URL`` and ``--index-url`` are
-    ``index-url`` (two spellings of one key in a section are an error, as in pip)."""
-
-    def optionxform(self, optionstr: str) -> str:
-        return _pip_name(optionstr)
-
-
-def _read_ini(text: str, path: Path, problem: str, then: str) -> configparser.RawConfigParser:
-    """*text* read as pip reads its configuration files (lines split at any line ending)."""
-    parser = _PipParser()
-    try:
-        parser.read_file(io.StringIO(text, newline=None), source=str(path))
-    except configparser.Error as exc:
-        raise ConfigError(f"{problem} ({str(exc).splitlines()[0]}); {then}") from None
-    return parser
-
-
-def _ini_meaning(parser: configparser.RawConfigParser) -> dict[str, dict[str, str]]:
-    meaning = {name: _section_meaning(parser[name]) for name in parser.sections()}
-    meaning[parser.default_section] = _section_meaning(parser.defaults())
-    return meaning
-
-
-def _section_meaning(settings: Mapping[str, str]) -> dict[str, str]:
-    """The settings as pip takes them: ``extra-index-url`` is a list, however its URLs are spaced."""
-    return {key: " ".join(value.split()) if key == "extra-index-url" else value for key, value in settings.items()}
-
-
-def _pip_name(key: str) -> str:
-    """The name pip reads a key as: ``Index_URL`` and ``--index-url`` are ``index-url``."""
-    return key.lower().replace("_", "-").removeprefix("--")
-
-
-def _edit_global(text: str, changes: Mapping[str, str], index: str) -> str:
-    """*text* with *changes* made to its ``[global]`` section, every other line kept as it is.
-
-    An ``extra-index-url`` already in the section gets *index* after its last value (on a line
-    of its own when the value spans lines); any other change is a new ``key = value`` line. The
-    lines are read the way :mod:`configparser` reads them: a line indented deeper than the key
-    before it continues that key's value, blank and comment lines end nothing.
-    """
-    lines = io.StringIO(text, newline="").readlines()
-    newline = _newline(text)
-    header, last, values = _global_layout(lines)
-    added = "".join(f"{key} = {value}{newline}" for key, value in changes.items() if key not in values)
-    for key in changes.keys() & values.keys():  # only extra-index-url is ever there already
-        first, final = values[key]
-        if final == first:
-            lines[final] = lines[final].rstrip() + f" {index}{newline}"
-        else:
-            indent = lines[final][: len(lines[final]) - len(lines[final].lstrip())]
-            lines[final] = _ended(lines[final], newline) + f"{indent}{index}{newline}"
-    if header is None:
-        ending = [_ended(lines.pop(), newline)] if lines else []
-        blank = newline if ending and ending[0].strip() else ""
-        return "".join([*lines, *ending, blank, f"[global]{newline}", added])
-    if added:
-        lines[last] = _ended(lines[last], newline) + added
-    return "".join(lines)
-
-
-def _ended(line: str, newline: str) -> str:
-    """*line* with a line ending (the last line of a file may have none)."""
-    return line if line.endswith(("\n", "\r")) else line + newline
-
-
-def _global_layout(lines: list[str]) -> tuple[int | None, int, dict[str, tuple[int, int]]]:
-    """Where ``[global]`` is: its header line, its last line that is not blank or a comment, and
-    for each of its keys the first and last line of its value."""
-    header: int | None = None
-    last = 0
-    values: dict[str, tuple[int, int]] = {}
-    section: str | None = None
-    option: str | None = None
-    indent = 0
-    for number, line in enumerate(lines):
-        stripped = line.strip()
-        if not stripped or stripped.startswith(("#", ";")):
-            continue
-        depth = len(line) - len(line.lstrip())
-        if option is not None and depth > indent:  # the value goes on
-            if section == "global":
-                values[option] = (values[option][0], number)
-                last = number
-            continue
-        indent = depth
-        found = configparser.ConfigParser.SECTCRE.match(stripped)
-        if found:
-            section, option = found.group("header"), None
-            if section == "global":
-                header = last = number
-            continue
-        found = configparser.ConfigParser.OPTCRE.match(stripped)
-        option = _pip_name(found.group("option").rstrip()) if found else None
-        if section == "global" and option is not None:
-            values[option] = (number, number)
-            last = number
-    return header, last, values
 
 
 def _uv_index(index: str, name: str = INDEX_NAME) -> str:

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from . import _http
 from ._jsonfile import JsonFile
-from .settings import is_guid
+from ._values import is_guid
 from .token import finite_number
 
 if TYPE_CHECKING:
@@ -55,8 +55,6 @@ _VSSPS_HOSTS = frozenset(
 )
 _VSSPS_SUFFIXES = (".vssps.visualstudio.com", ".vssps.dev.azure.com")
 
-_remembered: dict[tuple[str, str], Authority] = {}
-
 
 class Authority(NamedTuple):
     """Where to sign in for a feed's organisation."""
@@ -81,31 +79,32 @@ class Authority(NamedTuple):
         return is_guid(self.tenant) and self.tenant != ZERO_TENANT
 
 
-def authority_for(feed: Feed, settings: Settings) -> Authority:
-    """The authority for *feed*: from the override, memory, the tenant file or one probe. Never raises."""
-    if settings.tenant:
-        return Authority(settings.tenant, _authority_host(settings), source="KEYRING_ADO_TENANT")
-    remembered = _remembered.get(feed.key)
-    if remembered is not None:
-        return remembered
-    store = None if settings.cache_dir is None else JsonFile(Path(settings.cache_dir) / FILE_NAME)
+def authority_for(
+    feed: Feed, settings: Settings, remembered: dict[tuple[str, str], Authority] | None = None
+) -> Authority:
+    """The authority for *feed*: from the override, *remembered* (the process's, per organisation),
+    the tenant file or one probe. Never raises."""
+    if remembered is None:
+        remembered = {}
+    if settings.network.tenant:
+        return Authority(settings.network.tenant, _authority_host(settings), source="KEYRING_ADO_TENANT")
+    known = remembered.get(feed.key)
+    if known is not None:
+        return known
+    directory = settings.cache.directory
+    store = None if directory is None else JsonFile(Path(directory) / FILE_NAME)
     stored = _stored(store, feed) if store is not None else None
     if stored is not None:
-        _remembered[feed.key] = stored
+        remembered[feed.key] = stored
         return stored
     found = probe(feed, settings)
     if found.public:
         return found  # public is a property of one feed, not of its organisation: not remembered
-    _remembered[feed.key] = found
+    remembered[feed.key] = found
     if store is not None:
         # A probe that learnt nothing (offline, a proxy in the way) is remembered only briefly.
         _store(store, feed, found, TENANT_TTL if found.source != "default" else FALLBACK_TTL)
     return found
-
-
-def forget() -> None:
-    """Drop what this process remembers (tests, and a future ``logout``)."""
-    _remembered.clear()
 
 
 def probe(feed: Feed, settings: Settings) -> Authority:
@@ -117,7 +116,7 @@ def probe(feed: Feed, settings: Settings) -> Authority:
         try:
             status, headers, _ = _http.request(
                 url,
-                settings,
+                settings.network.ca_bundle,
                 method=method,
                 headers={"X-TFS-FedAuthRedirect": "Suppress"},
                 timeout=PROBE_TIMEOUT,
@@ -247,11 +246,13 @@ def _authority_host(settings: Settings) -> str:
 
 def _extra_hosts(settings: Settings) -> frozenset[str]:
     """``AZURE_AUTHORITY_HOST`` (a sovereign cloud, or the tests' fake), when it is https."""
-    if not settings.authority_host:
+    if not settings.network.authority_host:
         return frozenset()
     try:
         parts = urlsplit(
-            settings.authority_host if "://" in settings.authority_host else "https://" + settings.authority_host
+            settings.network.authority_host
+            if "://" in settings.network.authority_host
+            else "https://" + settings.network.authority_host
         )
         port = parts.port
     except ValueError:

@@ -166,20 +166,6 @@ def request_url(service: str) -> str | None:
     return f"https://{host}/{'/'.join(segments)}{trailing}"
 
 
-def without_userinfo(text: str) -> str:
-    """*text* (a URL a person typed, ours or not, well formed or not) with anything that may be user
-    info replaced by ``***``: safe to print, since people put PATs there. Everything between the
-    scheme and its slashes (``https://``, ``https:/``, ``//``, or nothing) and the last ``@`` goes."""
-    import re  # noqa: PLC0415 - only the CLI prints URLs
-
-    at = text.rfind("@")
-    if at < 0:
-        return text
-    lead = re.match(r"(?:[A-Za-z][A-Za-z0-9+.-]*:(?=[/\\]))?[/\\]*", text)  # a scheme only before a slash
-    start = lead.end() if lead else 0
-    return text[:start] + "***@" + text[at + 1 :] if at >= start else text
-
-
 def canonical_prefix(url: str, server_hosts: frozenset[str] = frozenset()) -> str | None:
     """Spell a URL prefix (from a compatibility variable) the way :attr:`Feed.canonical_url` is."""
     found = _read(url.strip(), scheme_required=True)

@@ -19,11 +19,11 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from . import _http
+from .sources.base import Identity, Request, Source
 from .token import Kind, Token, jwt_claims
 
 if TYPE_CHECKING:
     from .feeds import Feed
-    from .settings import Settings
 
 _log = logging.getLogger(__name__)
 LIFETIME = 4 * 3600
@@ -34,19 +34,49 @@ def scope_for(feed: Feed) -> str:
     return "vso.packaging_write" if feed.upload else "vso.packaging"
 
 
-def wanted(feed: Feed, token: Token, settings: Settings) -> bool:
-    """Only a person's Entra token, for a hosted organisation, when the user asked for it."""
-    if not settings.session_token or feed.server or not feed.organization or token.kind is not Kind.ENTRA:
+class SessionExchange(Source):
+    """*source*, whose tokens for a person are exchanged for session tokens scoped to the feeds.
+
+    Its identity is the wrapped source's with the scope added, so that a session token is
+    remembered apart from the Entra token it was bought with (which, remembered under the plain
+    identity, buys the other scope's without a second sign-in)."""
+
+    def __init__(self, source: Source, *, hostname: bool = False, ca_bundle: str | None = None) -> None:
+        self.source = source
+        self.name, self.server_capable = source.name, source.server_capable
+        self.signs_in, self.scope = source.signs_in, source.scope
+        self.hostname, self.ca_bundle = hostname, ca_bundle
+
+    def identity(self, request: Request) -> Identity | None:
+        found = self.source.identity(request)
+        if found is None:
+            return None
+        return found._replace(parts=(*found.parts, "session token", scope_for(request.feed)))
+
+    def get_token(self, request: Request) -> Token:
+        token = self.source.get_token(request)
+        if not wanted(request.feed, token):
+            return token
+        endpoint = request.authority().session_endpoint
+        return exchange(request.feed, token, endpoint, hostname=self.hostname, ca_bundle=self.ca_bundle)
+
+
+def wanted(feed: Feed, token: Token) -> bool:
+    """Only a person's Entra token, for a hosted organisation."""
+    if feed.server or not feed.organization or token.kind is not Kind.ENTRA:
         return False
     claims = jwt_claims(token.secret)
     return not (claims.get("idtyp") == "app" or ("roles" in claims and "scp" not in claims))
 
 
-def exchange(feed: Feed, token: Token, settings: Settings, endpoint: str | None) -> Token:
-    """A session token for *feed* bought with *token*, or *token* itself when that does not work."""
+def exchange(
+    feed: Feed, token: Token, endpoint: str | None, *, hostname: bool = False, ca_bundle: str | None = None
+) -> Token:
+    """A session token for *feed* bought with *token*, or *token* itself when that does not work;
+    named after this machine when *hostname*."""
     endpoint = endpoint or f"https://vssps.dev.azure.com/{feed.organization}"
     scope = scope_for(feed)
-    name = f"keyring-ado on {socket.gethostname()}"[:128] if settings.session_token_hostname else "keyring-ado"
+    name = f"keyring-ado on {socket.gethostname()}"[:128] if hostname else "keyring-ado"
     body: dict[str, str] = {
         "displayName": name,
         "scope": scope,
@@ -56,7 +86,7 @@ def exchange(feed: Feed, token: Token, settings: Settings, endpoint: str | None)
         try:
             answer = _http.request(
                 f"{endpoint}/{API}",
-                settings,
+                ca_bundle,
                 method="POST",
                 headers={
                     "Authorization": f"Bearer {token.secret}",

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from keyring_ado import chain, discovery, settings
-from keyring_ado.sources import signin
+from keyring_ado import backend, variables
+from keyring_ado.sources import _interactive
 from tests.fakes import artifacts, entra, proxy
 from tests.fakes.az import FakeAz
 
@@ -37,7 +37,7 @@ ROUTED_HOSTS = (
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Every variable we read is unset, HOME is empty, and no credential is remembered."""
-    for name in settings.ALL_VARIABLES:
+    for name in variables.ALL_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     home = tmp_path / "home"
     home.mkdir()
@@ -50,11 +50,9 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
         monkeypatch.delenv(name, raising=False)
     for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
         monkeypatch.setenv(name, "http://127.0.0.1:9")
-    chain.forget()
-    discovery.forget()
+    backend._resolver.clear()  # a fresh Resolver: each test starts as a new process would
     yield
-    chain.forget()
-    discovery.forget()
+    backend._resolver.clear()
 
 
 @pytest.fixture
@@ -129,6 +127,6 @@ def terminal(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
         def __exit__(self, *args: object) -> None:
             return None
 
-    monkeypatch.setattr(signin, "_terminal_reachable", lambda: True)
-    monkeypatch.setattr(signin, "_terminal", Screen)
+    monkeypatch.setattr(_interactive, "terminal_reachable", lambda: True)
+    monkeypatch.setattr(_interactive, "_terminal", Screen)
     return screen

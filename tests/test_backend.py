@@ -10,7 +10,7 @@ from keyring.backend import KeyringBackend
 from keyring.backends.chainer import ChainerBackend
 from keyring.credentials import SimpleCredential
 
-from keyring_ado import backend, chain
+from keyring_ado import backend
 from keyring_ado.backend import AdoKeyring
 from tests.fakes.az import FakeAz, jwt
 
@@ -76,7 +76,7 @@ def test_foreign_services_return_none_without_any_source(monkeypatch: pytest.Mon
     def explode(*args: object) -> None:
         raise AssertionError("the chain must not run for a foreign service")
 
-    monkeypatch.setattr(chain, "lookup", explode)
+    monkeypatch.setattr(backend, "process_resolver", explode)
     ring = AdoKeyring()
     assert ring.get_credential(service, None) is None
     assert ring.get_password(service, "user") is None
@@ -88,7 +88,7 @@ def test_never_raises_and_never_prints(monkeypatch: pytest.MonkeyPatch, capsys: 
     def broken(*args: object) -> None:
         raise ValueError("unexpected")
 
-    monkeypatch.setattr(chain, "lookup", broken)
+    monkeypatch.setattr(backend, "process_resolver", broken)
     assert AdoKeyring().get_credential(URL, None) is None
     assert AdoKeyring().get_password(URL, "u") is None
     assert capsys.readouterr().out == ""

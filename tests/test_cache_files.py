@@ -15,12 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from keyring_ado import _jsonfile, cache, chain, cli, discovery
+from keyring_ado import _jsonfile, cache, cli, discovery
 from keyring_ado.cache import TokenCache
 from keyring_ado.settings import Settings
 from keyring_ado.sources.azure_cli import AzureCliSource
 from tests.fakes.az import FakeAz, jwt
-from tests.helpers import FEED_URL, config, feed
+from tests.helpers import FEED_URL, config, configured, feed, lookup, new_process, request
 
 JSON = st.recursive(
     st.none()
@@ -93,7 +93,7 @@ def cache_token() -> cache.Token:
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_any_tenant_entry_is_an_authority_or_a_fresh_probe(tmp_path: Path, entry: object) -> None:
     """``"ttl": "week"`` or ``null`` (ValueError before, and a diagnose traceback): never raises."""
-    discovery.forget()
+    new_process()
     directory = tmp_path / "t"
     write(directory / discovery.FILE_NAME, {"dev.azure.com|contoso": entry})
     found = discovery.authority_for(feed(), config(KEYRING_ADO_CACHE_DIR=str(directory)))
@@ -108,19 +108,18 @@ def test_lookup_diagnose_and_logout_survive_any_file(
     """The entries sit under the very keys a lookup for az reads: the lookup answers (az runs),
     diagnose reports, logout removes; none raises or says "please report this"."""
     fake_az.configure("token", jwt())
-    chain.forget()
-    discovery.forget()
+    new_process()
     directory = Path(os.environ["HOME"]) / "cache-under-test"
     monkeypatch.setenv("KEYRING_ADO_CACHE_DIR", str(directory))
     settings_now = Settings.from_environ(os.environ)
-    identity = AzureCliSource().identity(feed(), settings_now)
+    identity = configured(AzureCliSource, settings_now).identity(request(feed(), settings_now))
     assert identity is not None
     digest = cache.digest(directory, (identity.source, *identity.parts))
     write(directory / cache.FILE_NAME, {f"dev.azure.com|contoso|az:{digest}": token_entry})
     write(directory / discovery.FILE_NAME, {"dev.azure.com|contoso": tenant_entry})
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
-        assert chain.lookup(feed(), settings_now) is not None
+        assert lookup(feed(), settings_now) is not None
         assert cli.main(["diagnose", FEED_URL]) in {0, 1}
         assert cli.main(["logout", FEED_URL]) == 0
     assert "please report this" not in stderr.getvalue()
@@ -139,8 +138,8 @@ def test_a_directory_others_can_write_is_refused_with_one_line(
     fake_az.configure("token", jwt())
     settings_now = config(KEYRING_ADO_CACHE_DIR=str(directory), KEYRING_ADO_TENANT="organizations")
     for _ in range(2):
-        chain.forget()
-        assert chain.lookup(feed(), settings_now) is not None
+        new_process()
+        assert lookup(feed(), settings_now) is not None
     assert len(fake_az.calls) == 2, "nothing was shared through the refused directory"
     assert list(directory.iterdir()) == []
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
@@ -203,7 +202,7 @@ def test_a_sign_in_directory_that_cannot_be_made_is_one_clear_line(
     settings_now = config(KEYRING_ADO_CACHE_DIR=str(blocker / "sub"), KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1")
     monkeypatch.setattr("keyring_ado.sources.signin._why_not_interactive", lambda _settings: None)
     with pytest.raises(SourceFailed, match="cannot create the sign-in directory") as failure:
-        SignInSource().get_token(feed(), settings_now)
+        configured(SignInSource, settings_now).get_token(request(feed(), settings_now))
     assert "KEYRING_ADO_CACHE_DIR" in str(failure.value)
 
 

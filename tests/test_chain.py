@@ -5,32 +5,41 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 
 import pytest
 
 from keyring_ado import chain
+from keyring_ado.cached import REUSE_MARGIN
 from keyring_ado.errors import SourceFailed, SourceUnavailable
 from keyring_ado.feeds import Feed
-from keyring_ado.settings import Settings
+from keyring_ado.resolver import Resolver
+from keyring_ado.sources.base import Identity, Request, Source
 from keyring_ado.token import Kind, Token
-from tests.helpers import config, feed
+from tests.helpers import config, feed, request
 
 
-@dataclass
-class Scripted:
-    """A source that answers as scripted and counts its calls."""
+class Scripted(Source):
+    """A source that answers as scripted and counts its calls; one that signs in has an identity."""
 
-    name: str
-    outcome: Token | Exception
-    server_capable: bool = True
-    calls: list[str] = field(default_factory=list)
+    def __init__(
+        self, name: str, outcome: Token | Exception, *, server_capable: bool = True, signs_in: bool = False
+    ) -> None:
+        self.name, self.outcome, self.server_capable, self.signs_in = name, outcome, server_capable, signs_in
+        self.calls: list[str] = []
 
-    def get_token(self, feed: Feed, settings: Settings) -> Token:
-        self.calls.append(feed.describe())
+    def identity(self, request: Request) -> Identity:
+        return Identity("scripted", (self.name,))
+
+    def get_token(self, request: Request) -> Token:
+        self.calls.append(request.feed.describe())
         if isinstance(self.outcome, Exception):
             raise self.outcome
         return self.outcome
+
+
+def resolved(asked: Feed, sources: list[Scripted]) -> Token | None:
+    final = chain.resolve(request(asked, config()), sources)
+    return None if final is None else final.token
 
 
 def test_unavailable_moves_on_and_first_token_wins(caplog: pytest.LogCaptureFixture) -> None:
@@ -39,7 +48,7 @@ def test_unavailable_moves_on_and_first_token_wins(caplog: pytest.LogCaptureFixt
     first = Scripted("one", SourceUnavailable("not set"))
     second = Scripted("two", Token("s", Kind.PAT, source="two"))
     third = Scripted("three", Token("t", Kind.PAT, source="three"))
-    assert chain.resolve(feed(), config(), [first, second, third]) == second.outcome
+    assert resolved(feed(), [first, second, third]) == second.outcome
     assert third.calls == []
     assert caplog.messages == ["keyring-ado: using a PAT from two for pkgs.dev.azure.com/contoso"]
 
@@ -48,7 +57,7 @@ def test_failed_stops_with_one_line(caplog: pytest.LogCaptureFixture) -> None:
     """A failed source ends the lookup: one warning naming the feed, the source and the fix."""
     failing = Scripted("az", SourceFailed("az timed out; raise KEYRING_ADO_AZ_TIMEOUT"))
     later = Scripted("later", Token("s", Kind.PAT, source="later"))
-    assert chain.resolve(feed(), config(), [failing, later]) is None
+    assert resolved(feed(), [failing, later]) is None
     assert later.calls == []
     assert caplog.messages == [
         "keyring-ado: no credential for pkgs.dev.azure.com/contoso: "
@@ -59,7 +68,7 @@ def test_failed_stops_with_one_line(caplog: pytest.LogCaptureFixture) -> None:
 def test_all_unavailable_explains_what_was_tried(caplog: pytest.LogCaptureFixture) -> None:
     """Nothing found: one line listing each source's reason and the next step."""
     sources = [Scripted("a", SourceUnavailable("A is not set")), Scripted("b", SourceUnavailable("b is not on PATH"))]
-    assert chain.resolve(feed(), config(), sources) is None
+    assert resolved(feed(), sources) is None
     assert caplog.messages == [
         "keyring-ado: no credential for pkgs.dev.azure.com/contoso. Tried: a (A is not set); b (b is not on PATH). "
         "Run `az login`, or set KEYRING_ADO_PAT to a PAT with the Packaging (Read) scope."
@@ -70,7 +79,7 @@ def test_unexpected_exception_is_contained(caplog: pytest.LogCaptureFixture) -> 
     """A bug in a source is one warning (secrets masked) and None, never an exception."""
     canary = "Z" * 40
     broken = Scripted("broken", KeyError(f"boom {canary}"))
-    assert chain.resolve(feed(), config(KEYRING_ADO_HOSTS=""), [broken]) is None
+    assert chain.resolve(request(feed(), config()), [broken], [canary]) is None
     assert len(caplog.records) == 1
     assert "broken failed: raised KeyError" in caplog.messages[0]
     assert canary not in caplog.text
@@ -82,7 +91,7 @@ def test_server_feeds_get_pats_only() -> None:
     job = Scripted("job", Token("j", Kind.JOB, source="job"), server_capable=False)
     sneaky = Scripted("sneaky", Token("e", Kind.ENTRA, source="sneaky"))
     pat = Scripted("pat", Token("p", Kind.PAT, source="pat"))
-    assert chain.resolve(server_feed, config(), [job, sneaky, pat]) == pat.outcome
+    assert resolved(server_feed, [job, sneaky, pat]) == pat.outcome
     assert job.calls == []
     assert sneaky.calls == ["tfs.contoso.test/c"]
 
@@ -90,7 +99,7 @@ def test_server_feeds_get_pats_only() -> None:
 def test_expired_on_arrival(caplog: pytest.LogCaptureFixture) -> None:
     """A token already expired when it arrives (clock skew) is not handed out."""
     stale = Scripted("az", Token("s", Kind.ENTRA, source="az", expires_on=time.time() - 5))
-    assert chain.resolve(feed(), config(), [stale]) is None
+    assert resolved(feed(), [stale]) is None
     assert "had already expired" in caplog.text
     assert "check the system clock" in caplog.text
 
@@ -98,43 +107,49 @@ def test_expired_on_arrival(caplog: pytest.LogCaptureFixture) -> None:
 def test_problems_reported_once_per_process(caplog: pytest.LogCaptureFixture) -> None:
     """A malformed variable is one line, once, and the lookup goes on to the next source."""
     settings = config(VSS_NUGET_EXTERNAL_FEED_ENDPOINTS="{bad", KEYRING_ADO_PAT="p")
-    assert chain.lookup(feed(), settings) is not None
+    resolver = Resolver()
+    assert resolver.lookup(feed(), settings) is not None
     other = feed("https://pkgs.dev.azure.com/fabrikam/_packaging/f/pypi/simple/")
-    assert chain.lookup(other, settings) is not None
+    assert resolver.lookup(other, settings) is not None
     bad = [m for m in caplog.messages if "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS is not valid JSON" in m]
     assert len(bad) == 1
 
 
 def test_lookup_remembers_per_organisation() -> None:
     """Once found, a token serves every read URL of that organisation without asking again; uploads
-    are resolved apart (a read-only session token must never serve an upload)."""
-    source = Scripted("s", Token("s", Kind.ENTRA, source="s", expires_on=time.time() + 3600))
+    are resolved apart (a read-only session token must never serve an upload). Process memory
+    alone: the token file is off."""
+    source = Scripted("s", Token("s", Kind.ENTRA, source="s", expires_on=time.time() + 3600), signs_in=True)
+    resolver = Resolver()
     for url in (
         "https://pkgs.dev.azure.com/contoso/_packaging/feed/pypi/simple/",
         "https://contoso.pkgs.visualstudio.com/_packaging/other/pypi/simple/x/",
         "https://pkgs.dev.azure.com/contoso/_packaging/3f2504e0-4f89-11d3-9a0c-0305e82c3301/pypi/download/x/1/x.whl",
     ):
-        assert chain.lookup(feed(url), config(), [source]) == source.outcome
+        assert resolver.lookup(feed(url), config(KEYRING_ADO_CACHE="off"), [source]) == source.outcome
     assert len(source.calls) == 1
     upload = "https://contoso.pkgs.visualstudio.com/_packaging/other/pypi/upload/"
     for _ in range(2):
-        assert chain.lookup(feed(upload), config(), [source]) == source.outcome
+        assert resolver.lookup(feed(upload), config(KEYRING_ADO_CACHE="off"), [source]) == source.outcome
     assert len(source.calls) == 2
 
 
 def test_lookup_refreshes_a_token_near_expiry() -> None:
     """A remembered token with less than the reuse margin left is fetched again."""
-    source = Scripted("s", Token("s", Kind.ENTRA, source="s", expires_on=time.time() + chain.REUSE_MARGIN - 10))
-    chain.lookup(feed(), config(), [source])
-    chain.lookup(feed(), config(), [source])
+    token = Token("s", Kind.ENTRA, source="s", expires_on=time.time() + REUSE_MARGIN - 10)
+    source = Scripted("s", token, signs_in=True)
+    resolver = Resolver()
+    resolver.lookup(feed(), config(), [source])
+    resolver.lookup(feed(), config(), [source])
     assert len(source.calls) == 2
 
 
 def test_misses_are_remembered_briefly() -> None:
     """pip asks twice per 401: a miss is not recomputed within MISS_TTL."""
     source = Scripted("s", SourceUnavailable("nothing"))
-    assert chain.lookup(feed(), config(), [source]) is None
-    assert chain.lookup(feed(), config(), [source]) is None
+    resolver = Resolver()
+    assert resolver.lookup(feed(), config(), [source]) is None
+    assert resolver.lookup(feed(), config(), [source]) is None
     assert len(source.calls) == 1
 
 
@@ -142,14 +157,15 @@ def test_parallel_threads_resolve_once() -> None:
     """Poetry and pdm look up from worker threads: one resolution for one organisation."""
 
     class Slow(Scripted):
-        def get_token(self, feed: Feed, settings: Settings) -> Token:
+        def get_token(self, request: Request) -> Token:
             time.sleep(0.2)
-            return super().get_token(feed, settings)
+            return super().get_token(request)
 
     source = Slow("slow", Token("s", Kind.PAT, source="slow"))
     results: list[Token | None] = []
+    resolver = Resolver()
     threads = [
-        threading.Thread(target=lambda: results.append(chain.lookup(feed(), config(), [source]))) for _ in range(8)
+        threading.Thread(target=lambda: results.append(resolver.lookup(feed(), config(), [source]))) for _ in range(8)
     ]
     for thread in threads:
         thread.start()

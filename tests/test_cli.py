@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from keyring_ado import settings
+from keyring_ado import variables
 from tests.conftest import AdoWorld
 from tests.fakes import entra
 from tests.fakes.az import FakeAz, jwt
@@ -21,7 +21,7 @@ from tests.helpers import leaked
 
 @pytest.fixture
 def world_env(routed: AdoWorld, tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in settings.ALL_VARIABLES}
+    env = {k: v for k, v in os.environ.items() if k not in variables.ALL_VARIABLES}
     env.update(
         {
             "HOME": str(tmp_path / "home"),

@@ -11,9 +11,10 @@ import pytest
 from keyring_ado import _http, discovery
 from keyring_ado.backend import AdoKeyring
 from keyring_ado.errors import SourceFailed
-from keyring_ado.sources import identity
+from keyring_ado.sources import _entra
+from keyring_ado.sources.service_principal import ServicePrincipalSource
 from tests.fakes import proxy
-from tests.helpers import FEED_URL, config, feed
+from tests.helpers import FEED_URL, config, configured, feed, request
 
 SP = {
     "AZURE_CLIENT_ID": "11111111-2222-3333-4444-555555555555",
@@ -38,7 +39,7 @@ def test_one_request_ends_at_its_deadline(dripping: str) -> None:
     """urllib's timeout bounds each read; ours bounds the request."""
     started = time.monotonic()
     with pytest.raises(OSError, match="no complete answer within 2 s"):
-        _http.request(FEED_URL, config(), timeout=2)
+        _http.request(FEED_URL, config().network.ca_bundle, timeout=2)
     assert time.monotonic() - started < 3.5
 
 
@@ -54,10 +55,11 @@ def test_tenant_discovery_gives_up_at_its_deadline(dripping: str, monkeypatch: p
 def test_a_service_principal_gives_up_at_its_deadline(dripping: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """azure-identity's connection and read timeouts do not bound a drip; the total deadline does,
     and the message says Entra ID could not be reached."""
-    monkeypatch.setattr(identity, "TOTAL_TIMEOUT", 2.0)
+    monkeypatch.setattr(_entra, "TOTAL_TIMEOUT", 2.0)
+    source = configured(ServicePrincipalSource, config(**SP))
     started = time.monotonic()
     with pytest.raises(SourceFailed, match="could not reach Entra ID") as failure:
-        identity.ServicePrincipalSource().get_token(feed(), config(**SP))
+        source.get_token(request())
     assert time.monotonic() - started < 3.5
     assert "sp-secret-value" not in str(failure.value)
 
@@ -66,7 +68,7 @@ def test_a_ci_lookup_through_the_drip_is_bounded(
     dripping: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The whole lookup (probe, then the service principal) ends with None and one line."""
-    monkeypatch.setattr(identity, "TOTAL_TIMEOUT", 2.0)
+    monkeypatch.setattr(_entra, "TOTAL_TIMEOUT", 2.0)
     monkeypatch.setattr(discovery, "PROBE_TIMEOUT", 1.0)
     for name, value in {**SP, "CI": "true"}.items():
         monkeypatch.setenv(name, value)

@@ -17,7 +17,7 @@ from keyring_ado.discovery import ORGANIZATIONS, Authority
 from keyring_ado.settings import Settings
 from tests.conftest import AdoWorld
 from tests.fakes.artifacts import TENANT
-from tests.helpers import feed
+from tests.helpers import feed, lookup, new_process
 
 
 def org_feed(world: AdoWorld, kind: str = "simple") -> tuple[str, str]:
@@ -53,9 +53,9 @@ def test_remembered_on_disk_for_the_next_process(routed: AdoWorld, tmp_path: Pat
     org, url = org_feed(routed)
     settings = current()
     discovery.authority_for(feed(url), settings)
-    stored = json.loads((Path(settings.cache_dir or "") / "tenants.json").read_text())
+    stored = json.loads((Path(settings.cache.directory or "") / "tenants.json").read_text())
     assert stored["entries"][f"dev.azure.com|{org}"]["tenant"] == TENANT
-    discovery.forget()
+    new_process()
     routed.state.reset_log()
     again = discovery.authority_for(feed(url.replace("simple", "upload")), settings)
     assert (again.tenant, again.source) == (TENANT, "tenants.json")
@@ -87,7 +87,7 @@ def test_public_feed(routed: AdoWorld) -> None:
     settings = current()
     found = discovery.authority_for(feed(url), settings)
     assert found.public
-    assert not (Path(settings.cache_dir or "") / "tenants.json").exists()
+    assert not (Path(settings.cache.directory or "") / "tenants.json").exists()
 
 
 def test_override_sends_nothing(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -185,7 +185,6 @@ def test_public_feed_gets_nothing_for_reads_but_uploads_authenticate(
     routed: AdoWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Reads of a public feed get no credential (not even az is run); its uploads still do."""
-    from keyring_ado import chain
     from tests.fakes.az import FakeAz, jwt
 
     az = FakeAz(tmp_path / "az-bin")
@@ -193,9 +192,9 @@ def test_public_feed_gets_nothing_for_reads_but_uploads_authenticate(
     monkeypatch.setenv("PATH", str(az.directory))
     org, url = org_feed(routed)
     routed.state.public_orgs.add(org)
-    assert chain.lookup(feed(url), current()) is None
+    assert lookup(feed(url), current()) is None
     assert az.calls == []
-    upload = chain.lookup(feed(url.replace("/simple/", "/upload/")), current())
+    upload = lookup(feed(url.replace("/simple/", "/upload/")), current())
     assert upload is not None
     assert len(az.calls) == 1
 
@@ -204,11 +203,11 @@ def test_failed_probe_is_remembered_briefly() -> None:
     """Offline: the organizations fallback is kept for ten minutes, so later processes do not wait again."""
     settings = current()
     assert discovery.authority_for(feed(), settings).tenant == ORGANIZATIONS
-    entry = json.loads((Path(settings.cache_dir or "") / "tenants.json").read_text())["entries"][
+    entry = json.loads((Path(settings.cache.directory or "") / "tenants.json").read_text())["entries"][
         "dev.azure.com|contoso"
     ]
     assert entry["ttl"] == discovery.FALLBACK_TTL
-    discovery.forget()
+    new_process()
     assert discovery.authority_for(feed(), settings).source == "tenants.json"
 
 
@@ -233,6 +232,8 @@ def test_a_redirect_is_an_answer_and_never_followed(routed: AdoWorld) -> None:
     from tests.fakes.artifacts import SIGN_IN_PAGE
 
     sign_in_host = SIGN_IN_PAGE.split("/")[2]
-    answer = _http.request("https://contoso.pkgs.visualstudio.com/", current(), timeout=5, read_body=False)
+    answer = _http.request(
+        "https://contoso.pkgs.visualstudio.com/", current().network.ca_bundle, timeout=5, read_body=False
+    )
     assert (answer.status, answer.headers["Location"]) == (302, SIGN_IN_PAGE)
     assert not [target for target in routed.proxy.connects if target.startswith(sign_in_host)]

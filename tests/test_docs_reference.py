@@ -7,7 +7,7 @@ import ast
 import re
 from pathlib import Path
 
-from keyring_ado import settings
+from keyring_ado import variables
 
 ROOT = Path(__file__).resolve().parents[1]
 ENVIRONMENT_PAGE = ROOT / "docs" / "reference" / "environment.md"
@@ -72,7 +72,7 @@ def _names_read_in(path: Path) -> set[str]:
 
 def test_every_variable_is_on_the_environment_page() -> None:
     page = ENVIRONMENT_PAGE.read_text()
-    read = set(settings.ALL_VARIABLES) | _names_read_in(ROOT / "keyring_ado" / "settings.py")
+    read = set(variables.ALL_VARIABLES) | _names_read_in(ROOT / "keyring_ado" / "settings.py")
     missing = sorted(name for name in read if f"`{name}`" not in page)
     assert not missing, f"docs/reference/environment.md does not list {missing}"
 
@@ -80,7 +80,7 @@ def test_every_variable_is_on_the_environment_page() -> None:
 def test_the_page_lists_nothing_the_code_does_not_read() -> None:
     first_cells = [line.split("|")[1] for line in ENVIRONMENT_PAGE.read_text().splitlines() if line.startswith("| `")]
     shown = {name for cell in first_cells for name in re.findall(r"`([A-Z][A-Z0-9_]{3,})`", cell)}
-    read = set(settings.ALL_VARIABLES) | _names_read_in(ROOT / "keyring_ado" / "settings.py")
+    read = set(variables.ALL_VARIABLES) | _names_read_in(ROOT / "keyring_ado" / "settings.py")
     assert shown <= read, f"the page lists variables the code never reads: {sorted(shown - read)}"
 
 
@@ -89,7 +89,9 @@ def test_settings_are_read_in_one_module() -> None:
     for path in sorted((ROOT / "keyring_ado").rglob("*.py")):
         if path.name == "settings.py":
             continue
-        stray = sorted(n for n in _names_read_in(path) if n.startswith(SETTING_PREFIXES) or n in settings.ALL_VARIABLES)
+        stray = sorted(
+            n for n in _names_read_in(path) if n.startswith(SETTING_PREFIXES) or n in variables.ALL_VARIABLES
+        )
         assert not stray, f"{path.relative_to(ROOT)} reads {stray} itself; read it in settings.py"
 
 
@@ -106,7 +108,7 @@ def test_migration_page_covers_every_artifacts_keyring_variable() -> None:
 
 def test_what_we_honour_is_said_to_be_read() -> None:
     """The artifacts-keyring variables keyring-ado reads are the ones the page says it reads."""
-    honoured = {name for name in ARTIFACTS_KEYRING_VARIABLES if name in settings.ALL_VARIABLES}
+    honoured = {name for name in ARTIFACTS_KEYRING_VARIABLES if name in variables.ALL_VARIABLES}
     read_section = MIGRATION_PAGE.read_text().split("Replaced by something else")[0]
     assert honoured
     assert all(f"`{name}`" in read_section for name in honoured)
@@ -116,12 +118,11 @@ def test_the_security_page_names_exactly_the_sources_whose_tokens_are_written() 
     """docs/security.md and the code agree: the sources with an identity (the ones the token file
     serves) are the ones the page lists, and those it says are kept off disk in CI are the CI
     identities."""
-    import importlib
     import re
 
-    from keyring_ado import chain
     from keyring_ado.settings import Settings
-    from tests.helpers import feed
+    from keyring_ado.sources import default_sources
+    from tests.helpers import feed, request
 
     page = (ROOT / "docs" / "security.md").read_text()
     block = page.split("<!-- written-to-disk", 1)[1].split("<!-- end -->", 1)[0]
@@ -134,13 +135,6 @@ def test_the_security_page_names_exactly_the_sources_whose_tokens_are_written() 
     named = [(set(re.findall(r"`([^`]+)`", bullet.split(":", 1)[0])), bullet) for bullet in bullets]
     listed = {name for names, bullet in named if not bullet.startswith("- session") for name in names}
     ci_listed = next(names for names, bullet in named if "**not in CI**" in bullet)
-    with_identity = {}
-    for spec in chain.SOURCES:
-        module, _, name = spec.partition(":")
-        source = getattr(importlib.import_module(f"keyring_ado.sources.{module}"), name)()
-        if hasattr(source, "identity"):
-            with_identity[source.name] = source
-    assert listed == set(with_identity), (listed, set(with_identity))
     everything = Settings.from_environ(
         {
             "AZURE_CLIENT_ID": "11111111-2222-3333-4444-555555555555",
@@ -156,6 +150,10 @@ def test_the_security_page_names_exactly_the_sources_whose_tokens_are_written() 
             "KEYRING_ADO_MANAGED_IDENTITY": "1",
         }
     )
+    with_identity = {source.name: source for source in default_sources(everything) if source.signs_in}
+    assert listed == set(with_identity), (listed, set(with_identity))
     for name in ci_listed:
-        assert with_identity[name].identity(feed(), everything).ci, name
+        found = with_identity[name].identity(request(feed()))
+        assert found is not None, name
+        assert found.ci, name
     assert ci_listed == {n for n in with_identity if n not in {"az", "azd", "sign-in"}}

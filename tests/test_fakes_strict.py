@@ -25,16 +25,17 @@ from urllib.parse import urlencode
 
 import pytest
 
-from keyring_ado import _http, chain, discovery
+from keyring_ado import _http, discovery
 from keyring_ado.errors import SourceFailed
 from keyring_ado.settings import Settings
-from keyring_ado.sources.identity import ServicePrincipalSource, WorkloadIdentitySource
+from keyring_ado.sources.service_principal import ServicePrincipalSource
 from keyring_ado.sources.signin import SignInSource
+from keyring_ado.sources.workload_identity import WorkloadIdentitySource
 from tests.conftest import SERVER_HOST, AdoWorld
 from tests.fakes import entra
 from tests.fakes.artifacts import SIGN_IN_PAGE, TENANT
 from tests.fakes.az import FakeAz, jwt
-from tests.helpers import feed
+from tests.helpers import configured, feed, lookup, request
 
 OTHER_TENANT = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
 ZERO_TENANT = "00000000-0000-0000-0000-000000000000"
@@ -57,7 +58,7 @@ def get(url: str, settings: Settings, secret: str | None = None, **headers: str)
     """One GET, with *secret* as the Basic password when given (as pip sends it)."""
     if secret is not None:
         headers["Authorization"] = "Basic " + base64.b64encode(f"VssSessionToken:{secret}".encode()).decode()
-    return _http.request(url, settings, headers=headers, timeout=10)
+    return _http.request(url, settings.network.ca_bundle, headers=headers, timeout=10)
 
 
 def token_request(world: AdoWorld, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -88,12 +89,16 @@ def test_a_certificate_assertion_needs_a_certificate_registered_for_the_app(
     )
     pem.write_bytes(other.private_key_and_cert_chain_pem.bytes())
     with pytest.raises(SourceFailed, match=r"AADSTS700027: .*The key was not found"):
-        ServicePrincipalSource().get_token(feed(), settings)
+        configured(ServicePrincipalSource, settings).get_token(request(feed(), settings))
     pem.write_bytes(registered.private_key_and_cert_chain_pem.bytes())
-    assert routed.entra.valid_for(ServicePrincipalSource().get_token(feed(), settings).secret, TENANT)
+    assert routed.entra.valid_for(
+        configured(ServicePrincipalSource, settings).get_token(request(feed(), settings)).secret, TENANT
+    )
     routed.entra.register_certificate(client_id, other.cert_chain_pems[0].bytes())
     pem.write_bytes(other.private_key_and_cert_chain_pem.bytes())
-    assert routed.entra.valid_for(ServicePrincipalSource().get_token(feed(), settings).secret, TENANT)
+    assert routed.entra.valid_for(
+        configured(ServicePrincipalSource, settings).get_token(request(feed(), settings)).secret, TENANT
+    )
 
 
 def _certificate_assertion(key_pem: bytes, certificate_pem: bytes, algorithm: str, **claims: object) -> str:
@@ -174,11 +179,11 @@ def test_a_federated_assertion_is_checked_for_audience_and_time_and_the_file_is_
     settings = current(
         monkeypatch, AZURE_CLIENT_ID=client_id, AZURE_TENANT_ID=TENANT, AZURE_FEDERATED_TOKEN_FILE=str(token_file)
     )
-    source = WorkloadIdentitySource()
+    source = configured(WorkloadIdentitySource, settings)
     with pytest.raises(SourceFailed, match=code):
-        source.get_token(feed(), settings)
+        source.get_token(request(feed(), settings))
     token_file.write_text(routed.entra.issue_assertion("system:serviceaccount:build:pip"))
-    assert routed.entra.valid_for(source.get_token(feed(), settings).secret, TENANT)
+    assert routed.entra.valid_for(source.get_token(request(feed(), settings)).secret, TENANT)
 
 
 # --- Entra ID: device code --------------------------------------------------------------------
@@ -208,7 +213,9 @@ def test_our_sign_in_honours_entras_default_polling_interval(
     monkeypatch.setattr(routed.entra, "device_interval", default)
     monkeypatch.setattr(routed.entra, "polls_before_approval", 1)
     monkeypatch.setattr(routed.entra, "device_polls", [])
-    token = SignInSource().get_token(feed(), sign_in_settings(monkeypatch, KEYRING_ADO_SIGNIN_TIMEOUT="30"))
+    token = configured(SignInSource, sign_in_settings(monkeypatch, KEYRING_ADO_SIGNIN_TIMEOUT="30")).get_token(
+        request(feed(), sign_in_settings(monkeypatch, KEYRING_ADO_SIGNIN_TIMEOUT="30"))
+    )
     assert routed.entra.valid_for(token.secret, TENANT)
     seen = polls(routed)
     assert [answer for _, answer in seen] == ["authorization_pending", "granted"]
@@ -224,7 +231,9 @@ def test_slow_down_makes_our_sign_in_wait_the_longer_interval(
     monkeypatch.setattr(routed.entra, "device_slow_down", 1)
     monkeypatch.setattr(routed.entra, "polls_before_approval", 0)
     monkeypatch.setattr(routed.entra, "device_polls", [])
-    token = SignInSource().get_token(feed(), sign_in_settings(monkeypatch, KEYRING_ADO_SIGNIN_TIMEOUT="30"))
+    token = configured(SignInSource, sign_in_settings(monkeypatch, KEYRING_ADO_SIGNIN_TIMEOUT="30")).get_token(
+        request(feed(), sign_in_settings(monkeypatch, KEYRING_ADO_SIGNIN_TIMEOUT="30"))
+    )
     assert routed.entra.valid_for(token.secret, TENANT)
     seen = polls(routed)
     assert [answer for _, answer in seen] == ["slow_down", "granted"]
@@ -257,7 +266,9 @@ def test_a_device_code_expires_when_its_time_is_up(
     monkeypatch.setattr(routed.entra, "polls_before_approval", 1000)
     started = time.monotonic()
     with pytest.raises(SourceFailed, match="code expired before it was used") as failure:
-        SignInSource().get_token(feed(), sign_in_settings(monkeypatch, KEYRING_ADO_SIGNIN_TIMEOUT="60"))
+        configured(SignInSource, sign_in_settings(monkeypatch, KEYRING_ADO_SIGNIN_TIMEOUT="60")).get_token(
+            request(feed(), sign_in_settings(monkeypatch, KEYRING_ADO_SIGNIN_TIMEOUT="60"))
+        )
     assert 2 <= time.monotonic() - started < 10
     assert "AADSTS70019" in str(failure.value)
 
@@ -268,7 +279,9 @@ def test_a_declined_sign_in_says_so(routed: AdoWorld, terminal: io.StringIO, mon
     monkeypatch.setattr(routed.entra, "device_declined", True)
     monkeypatch.setattr(routed.entra, "polls_before_approval", 1)
     with pytest.raises(SourceFailed, match="was declined"):
-        SignInSource().get_token(feed(), sign_in_settings(monkeypatch))
+        configured(SignInSource, sign_in_settings(monkeypatch)).get_token(
+            request(feed(), sign_in_settings(monkeypatch))
+        )
 
 
 # --- The feed: Entra tokens -------------------------------------------------------------------
@@ -311,7 +324,7 @@ def test_az_is_asked_for_the_organisations_tenant(
     monkeypatch.setitem(routed.state.tenants, org, OTHER_TENANT)
     fake_az.configure("token", jwt())  # signed in at home, in TENANT
     settings = current(monkeypatch)
-    token = chain.lookup(feed(url), settings)
+    token = lookup(feed(url), settings)
     assert token is not None
     assert get(url, settings, token.secret).status == 200
     assert entra.claims_of(token.secret)["tid"] == OTHER_TENANT
@@ -333,7 +346,7 @@ def test_an_organisation_url_sends_a_get_without_suppress_to_sign_in(
     assert (redirected.status, redirected.headers["Location"]) == (302, SIGN_IN_PAGE)
     suppressed = get(root, settings, **{"X-TFS-FedAuthRedirect": "Suppress"})
     assert (suppressed.status, suppressed.headers["X-VSS-ResourceTenant"]) == (401, TENANT)
-    assert _http.request(root, settings, method="HEAD", timeout=10, read_body=False).status == 401
+    assert _http.request(root, settings.network.ca_bundle, method="HEAD", timeout=10, read_body=False).status == 401
     _, url = new_org(routed)
     assert get(url, settings).status == 401
 

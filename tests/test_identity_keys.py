@@ -13,25 +13,25 @@ from pathlib import Path
 
 import pytest
 
-from keyring_ado import cache, chain, discovery
+from keyring_ado import cache
 from keyring_ado.settings import Settings
+from tests import helpers
 from tests.conftest import AdoWorld
 from tests.fakes.artifacts import TENANT
 from tests.fakes.az import FakeAz, jwt
-from tests.helpers import FEED_URL, feed
+from tests.helpers import FEED_URL, feed, new_process
 
 OTHER_TENANT = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
 
 
 def lookup(**environ: str) -> str | None:
-    token = chain.lookup(feed(FEED_URL), Settings.from_environ({**os.environ, **environ}))
+    token = helpers.lookup(feed(FEED_URL), Settings.from_environ({**os.environ, **environ}))
     return None if token is None else token.secret
 
 
 def next_process() -> None:
     """What a new keyring process starts with: nothing in memory, only the files."""
-    chain.forget()
-    discovery.forget()
+    new_process()
     cache.forget_keys()
 
 
@@ -170,7 +170,7 @@ def test_per_feed_answers_are_remembered_per_feed(order: tuple[str, ...]) -> Non
     settings = Settings.from_environ({"VSS_NUGET_EXTERNAL_FEED_ENDPOINTS": ENDPOINTS})
     expected = {FEED_A: "PAT_A", FEED_B: "PAT_B", FEED_C: None}
     for url in order:
-        token = chain.lookup(feed(url), settings)
+        token = helpers.lookup(feed(url), settings)
         assert (None if token is None else token.secret) == expected[url], url
 
 

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from keyring_ado import cache, chain, feeds
+from keyring_ado import _redact, cache, chain, feeds
 from keyring_ado.backend import AdoKeyring
 from keyring_ado.settings import Settings
-from keyring_ado.sources.base import Identity
+from keyring_ado.sources.base import Identity, Request, Source
 from keyring_ado.sources.compat import ExternalFeedEndpointsSource
 from keyring_ado.token import Kind, Token
 from tests.fakes.az import FakeAz, jwt
-from tests.helpers import FEED_URL, config, feed
+from tests.helpers import FEED_URL, config, configured, feed, lookup, request
 
 PAT = "abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrst"  # the old 52-character PAT shape
 
@@ -58,7 +58,7 @@ def test_f1_a_fifo_planted_where_a_file_goes_never_hangs(
     else:
         monkeypatch.setenv("KEYRING_ADO_TENANT", "72f988bf-86f1-41af-91ab-2d7cd011db47")
     settings = Settings.from_environ(os.environ)
-    bounded(lambda: chain.lookup(feed(), settings), 15)
+    bounded(lambda: lookup(feed(), settings), 15)
 
 
 @pytest.mark.parametrize(
@@ -69,7 +69,7 @@ def test_f2_unreadable_json_in_a_variable_is_one_line(value: str) -> None:
     the CLI printed a traceback."""
     settings = Settings.from_environ({"VSS_NUGET_EXTERNAL_FEED_ENDPOINTS": value, "KEYRING_ADO_PAT": "p"})
     assert any("is not JSON keyring-ado can read" in p for p in settings.problems)
-    assert chain.lookup(feed(), settings) is not None
+    assert lookup(feed(), settings) is not None
     env = {**os.environ, "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS": value, "KEYRING_ADO_PAT": "p"}
     run = subprocess.run(
         [sys.executable, "-m", "keyring_ado", "diagnose", FEED_URL],
@@ -86,15 +86,15 @@ def test_f3_an_absurd_expiry_is_refused_not_a_traceback(expiry: float) -> None:
     assert sane_expiry(expiry) is None
     assert "invalid" in repr(Token("s", Kind.ENTRA, source="x", expires_on=expiry))
 
-    class Absurd:
+    class Absurd(Source):
         name = "absurd"
-        server_capable = False
+        signs_in = False
 
-        def get_token(self, feed: feeds.Feed, settings: Settings) -> Token:
+        def get_token(self, request: Request) -> Token:
             return Token("s", Kind.ENTRA, source="absurd", expires_on=expiry)
 
-    outcomes = list(chain.attempts(feed(), config(), [Absurd()]))
-    assert outcomes[-1].outcome == "failed"
+    outcomes = list(chain.attempts(request(feed()), [Absurd()]))
+    assert outcomes[-1].outcome is chain.Outcome.FAILED
     import base64
 
     payload = base64.urlsafe_b64encode(json.dumps({"exp": expiry}).encode()).decode().rstrip("=")
@@ -153,17 +153,17 @@ def test_f5_an_unreadable_profile_is_not_remembered_past_the_next_login(fake_az:
     alice = jwt()
     fake_az.login("alice@contoso.test", token=alice)
     (fake_az.profile_dir / "azureProfile.json").write_text('{"subscriptions": [')  # half-written by az
-    assert chain.lookup(feed(), Settings.from_environ({**os.environ, **environ})).secret == alice  # type: ignore[union-attr]
+    assert lookup(feed(), Settings.from_environ({**os.environ, **environ})).secret == alice  # type: ignore[union-attr]
     bob = jwt()
     fake_az.login("bob@contoso.test", token=bob)
-    assert chain.lookup(feed(), Settings.from_environ({**os.environ, **environ})).secret == bob  # type: ignore[union-attr]
+    assert lookup(feed(), Settings.from_environ({**os.environ, **environ})).secret == bob  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("value", ["2147484", "1e10", "1e300"])
 def test_f6_a_huge_timeout_is_capped_and_az_never_orphaned(value: str) -> None:
     """F6: epoll's millisecond timeout overflowed ("please report this") and az was left running."""
     settings = Settings.from_environ({"KEYRING_ADO_AZ_TIMEOUT": value})
-    assert settings.az_timeout == 3600
+    assert settings.clis.timeout == 3600
     assert any("is more than 3600 seconds" in p for p in settings.problems)
 
 
@@ -194,10 +194,13 @@ def test_f6_any_error_while_waiting_kills_the_program(monkeypatch: pytest.Monkey
 def test_f7_a_pat_pasted_into_the_tenant_is_refused_and_not_shown() -> None:
     """F7: any run of letters and digits was taken as a tenant, and diagnose printed it."""
     settings = Settings.from_environ({"KEYRING_ADO_TENANT": PAT})
-    assert settings.tenant is None
+    assert settings.network.tenant is None
     assert PAT not in " ".join(settings.problems)
-    assert Settings.from_environ({"KEYRING_ADO_TENANT": "Contoso.onmicrosoft.com"}).tenant == "contoso.onmicrosoft.com"
-    assert Settings.from_environ({"KEYRING_ADO_TENANT": "organizations"}).tenant == "organizations"
+    assert (
+        Settings.from_environ({"KEYRING_ADO_TENANT": "Contoso.onmicrosoft.com"}).network.tenant
+        == "contoso.onmicrosoft.com"
+    )
+    assert Settings.from_environ({"KEYRING_ADO_TENANT": "organizations"}).network.tenant == "organizations"
 
 
 def test_f8_reprs_show_no_text_at_all() -> None:
@@ -214,7 +217,7 @@ def test_f8_reprs_show_no_text_at_all() -> None:
             "AZURE_AUTHORITY_HOST": f"https://u:{PAT}@login.microsoftonline.com",
         }
     )
-    for shown in (repr(settings), repr(settings.endpoints), repr(Identity("sp", (PAT,)))):
+    for shown in (repr(settings), repr(settings.provider.endpoints), repr(Identity("sp", (PAT,)))):
         assert PAT[:12] not in shown, shown
 
 
@@ -235,7 +238,7 @@ def test_f9_a_bare_legacy_host_is_not_given_one_feeds_pat() -> None:
 
     for bare in ("contoso.pkgs.visualstudio.com", "https://contoso.pkgs.visualstudio.com/"):
         with pytest.raises(SourceUnavailable, match="different credentials"):
-            ExternalFeedEndpointsSource().get_token(feed(bare), two)
+            configured(ExternalFeedEndpointsSource, two).get_token(request(feed(bare), two))
 
 
 def test_f10_no_unicode_case_folding_in_names() -> None:
@@ -260,7 +263,7 @@ def test_f10_no_unicode_case_folding_in_names() -> None:
 )
 def test_f12_user_info_in_a_malformed_url_is_never_printed(typed: str) -> None:
     """F12: without_userinfo looked for user info only after ``://``."""
-    assert PAT not in feeds.without_userinfo(typed)
+    assert PAT not in _redact.without_userinfo(typed)
     run = subprocess.run(
         [sys.executable, "-m", "keyring_ado", "diagnose", typed],
         env=dict(os.environ), capture_output=True, text=True, timeout=60, check=False,
@@ -292,10 +295,14 @@ def test_f15_a_managed_identity_is_the_machines(monkeypatch: pytest.MonkeyPatch)
 
     from keyring_ado.sources.managed_identity import ManagedIdentitySource
 
-    here = ManagedIdentitySource().identity(feed(), config(KEYRING_ADO_MANAGED_IDENTITY="1"))
+    here = configured(ManagedIdentitySource, config(KEYRING_ADO_MANAGED_IDENTITY="1")).identity(
+        request(feed(), config(KEYRING_ADO_MANAGED_IDENTITY="1"))
+    )
     assert socket.gethostname() in here.parts
     monkeypatch.setattr(socket, "gethostname", lambda: "another-vm")
-    there = ManagedIdentitySource().identity(feed(), config(KEYRING_ADO_MANAGED_IDENTITY="1"))
+    there = configured(ManagedIdentitySource, config(KEYRING_ADO_MANAGED_IDENTITY="1")).identity(
+        request(feed(), config(KEYRING_ADO_MANAGED_IDENTITY="1"))
+    )
     assert here.parts != there.parts
 
 
@@ -327,7 +334,7 @@ def test_r1_a_fifo_as_the_unencrypted_sign_in_cache_never_hangs(
 
     def attempt() -> str:
         with pytest.raises(SourceFailed, match="is not a regular file") as failure:
-            SignInSource().get_token(feed(), settings)
+            configured(SignInSource, settings).get_token(request(feed(), settings))
         return str(failure.value)
 
     assert "msal-cache.json" in str(bounded(attempt, 15))
@@ -350,7 +357,7 @@ def test_r2_a_fifo_as_the_ca_bundle_of_the_sign_in_never_hangs(tmp_path: Path, m
 
     def attempt() -> None:
         with pytest.raises(SourceFailed, match=r"ca\.pem is not a regular file"):
-            SignInSource().get_token(feed(), settings)
+            configured(SignInSource, settings).get_token(request(feed(), settings))
 
     bounded(attempt, 15)
 
@@ -394,9 +401,11 @@ def test_r4_no_unicode_case_folding_in_endpoint_feed_names() -> None:
         target = feeds.parse(url)
         if target is not None:
             with pytest.raises(SourceUnavailable):
-                ExternalFeedEndpointsSource().get_token(target, settings)
+                configured(ExternalFeedEndpointsSource, settings).get_token(request(target, settings))
     same = feed("https://pkgs.dev.azure.com/contoso/_packaging/FEEDK/pypi/simple/")
-    assert ExternalFeedEndpointsSource().get_token(same, settings).secret == "K", "ASCII case still folds"
+    assert configured(ExternalFeedEndpointsSource, settings).get_token(request(same, settings)).secret == "K", (
+        "ASCII case still folds"
+    )
 
 
 @pytest.mark.parametrize(
@@ -427,7 +436,7 @@ def test_r6_deeply_nested_json_from_a_token_or_az_is_one_line(
     assert jwt_claims(f"eyJhbGciOiJub25lIn0.{payload}.sig") == {}
     fake_az.configure("token", jwt())  # signed in, and then az prints something absurd
     fake_az.path.write_text(f"#!{sys.executable}\nprint('[' * 200000)\n")
-    assert chain.lookup(feed(), config(KEYRING_ADO_TENANT="72f988bf-86f1-41af-91ab-2d7cd011db47")) is None
+    assert lookup(feed(), config(KEYRING_ADO_TENANT="72f988bf-86f1-41af-91ab-2d7cd011db47")) is None
     assert "please report this" not in caplog.text
     assert "printed something that is not a token" in caplog.text
 
@@ -448,5 +457,12 @@ def test_r7_a_feed_guid_gets_nothing_when_the_organisation_is_ambiguous() -> Non
         "https://pkgs.dev.azure.com/contoso/_packaging/0a0a0a0a-0000-0000-0000-000000000000/pypi/download/x"
     )
     with pytest.raises(SourceUnavailable, match="different credentials"):
-        ExternalFeedEndpointsSource().get_token(download, settings("PATK", "PATO"))
-    assert ExternalFeedEndpointsSource().get_token(download, settings("SAME", "SAME")).secret == "SAME"
+        configured(ExternalFeedEndpointsSource, settings("PATK", "PATO")).get_token(
+            request(download, settings("PATK", "PATO"))
+        )
+    assert (
+        configured(ExternalFeedEndpointsSource, settings("SAME", "SAME"))
+        .get_token(request(download, settings("SAME", "SAME")))
+        .secret
+        == "SAME"
+    )

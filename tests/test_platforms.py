@@ -15,7 +15,7 @@ from pathlib import Path, PureWindowsPath
 
 import pytest
 
-from keyring_ado import _path, client_config, settings
+from keyring_ado import _path, client_config, settings, variables
 from keyring_ado.settings import Settings
 from tests.test_troubleshooting import MESSAGES, PLACEHOLDER
 
@@ -67,7 +67,7 @@ def test_a_relative_xdg_cache_home_never_puts_tokens_under_the_current_directory
     the lookup's environment names (not the test process's), never into the repository."""
     monkeypatch.chdir(tmp_path)
     config = Settings.from_environ({"HOME": "/home/bob", "XDG_CACHE_HOME": ".cache"})
-    assert config.cache_dir == "/home/bob/.cache/keyring-ado"
+    assert config.cache.directory == "/home/bob/.cache/keyring-ado"
 
 
 # --- where pip and uv read their user configuration -------------------------------------------
@@ -278,7 +278,7 @@ def test_every_message_is_ascii_apart_from_what_is_put_into_it() -> None:
 
 
 def _cp1252_cli(tmp_path: Path, *args: str, **environ: str) -> subprocess.CompletedProcess[bytes]:
-    env = {name: value for name, value in os.environ.items() if name not in settings.ALL_VARIABLES}
+    env = {name: value for name, value in os.environ.items() if name not in variables.ALL_VARIABLES}
     env.update({"PYTHONIOENCODING": "cp1252", "PYTHONDONTWRITEBYTECODE": "1", "HOME": str(tmp_path), **environ})
     return subprocess.run(
         [sys.executable, "-m", "keyring_ado", *args],

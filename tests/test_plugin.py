@@ -10,9 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from keyring_ado import settings
+from keyring_ado import variables
 
-PROBE = r"""
+#: All a foreign lookup may load of ours: the backend, the feed gate, and the settings it needs
+#: (KEYRING_ADO_DISABLE, KEYRING_ADO_HOSTS) with their names, value parsing and records.
+GATE = (
+    "keyring_ado.backend",
+    "keyring_ado.feeds",
+    "keyring_ado.settings",
+    "keyring_ado.variables",
+    "keyring_ado._values",
+    "keyring_ado.records",
+)
+PROBE = (
+    f"GATE = {GATE!r}\n"
+    + r"""
 import json, sys
 import keyring
 results = {
@@ -21,17 +33,17 @@ results = {
     "probe": keyring.get_password("python-poetry-check", "python-poetry"),
     "backend": type(keyring.get_keyring()).__module__ + "." + type(keyring.get_keyring()).__name__,
     "modules": sorted(m for m in sys.modules if m.split(".")[0] in ("msal", "azure", "requests", "urllib3")
-                      or m.startswith("keyring_ado.") and m not in ("keyring_ado.backend", "keyring_ado.feeds",
-                                                                    "keyring_ado.settings")),
+                      or m.startswith("keyring_ado.") and m not in GATE),
     "ours_loaded": "keyring_ado.backend" in sys.modules,
 }
 with open(sys.argv[1], "w") as f:
     json.dump(results, f)
 """
+)
 
 
 def clean_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in settings.ALL_VARIABLES and not k.startswith("PYTHON")}
+    env = {k: v for k, v in os.environ.items() if k not in variables.ALL_VARIABLES and not k.startswith("PYTHON")}
     env["HOME"] = str(tmp_path)
     env["KEYRING_ADO_PAT"] = "should-not-be-used"
     return env

@@ -13,7 +13,7 @@ from keyring_ado import _path, _process
 from keyring_ado.errors import SourceFailed, SourceUnavailable
 from keyring_ado.sources.azure_cli import AzureCliSource
 from tests.fakes.az import FakeAz, jwt
-from tests.helpers import config, feed
+from tests.helpers import config, configured, feed, request
 
 GRANDCHILD = """
 import subprocess, sys
@@ -66,7 +66,7 @@ def test_az_runs_without_the_ci_secrets(fake_az: FakeAz, monkeypatch: pytest.Mon
     environ = {"PATH": os.environ["PATH"], "SYSTEM_ACCESSTOKEN": "job-secret", "AZURE_CLIENT_SECRET": "sp-secret"}
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
-    AzureCliSource().get_token(feed(), config(**environ))
+    configured(AzureCliSource, config(**environ)).get_token(request(feed(), config(**environ)))
     seen = fake_az.environments[-1]
     assert "SYSTEM_ACCESSTOKEN" not in seen
     assert "AZURE_CLIENT_SECRET" not in seen
@@ -82,7 +82,7 @@ def test_never_from_the_current_directory_or_a_relative_entry(tmp_path: Path, mo
     for search_path in (".", f".:bin:{tmp_path / 'empty'}", "", ":", "repo"):
         assert _path.which("az", search_path) is None, search_path
         with pytest.raises(SourceUnavailable, match="not on PATH"):
-            AzureCliSource().get_token(feed(), config(PATH=search_path))
+            configured(AzureCliSource, config(PATH=search_path)).get_token(request(feed(), config(PATH=search_path)))
     assert planted.calls == []
     assert _path.which("az", f"{tmp_path / 'repo'}") == str(tmp_path / "repo" / "az")
 
@@ -92,7 +92,9 @@ def test_the_az_timeout_is_hard_through_the_source(fake_az: FakeAz) -> None:
     fake_az.configure("grandchild", jwt())
     started = time.monotonic()
     with pytest.raises(SourceFailed, match="did not answer within 2 s"):
-        AzureCliSource().get_token(feed(), config(KEYRING_ADO_AZ_TIMEOUT="2"))
+        configured(AzureCliSource, config(KEYRING_ADO_AZ_TIMEOUT="2")).get_token(
+            request(feed(), config(KEYRING_ADO_AZ_TIMEOUT="2"))
+        )
     assert time.monotonic() - started < 2 + _process.KILL_GRACE + 1.5
 
 

@@ -7,8 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from keyring_ado import chain, feeds
+from keyring_ado import backend, feeds
 from keyring_ado.backend import AdoKeyring
+from keyring_ado.resolver import Resolver
 
 OURS = {"pkgs.dev.azure.com", "tfs.contoso.test"}
 SERVER_HOSTS = frozenset({"tfs.contoso.test"})
@@ -128,13 +129,13 @@ def test_backend_never_raises_never_leaks(monkeypatch: pytest.MonkeyPatch, servi
     monkeypatch.setenv("KEYRING_ADO_PAT", "property-pat")
     monkeypatch.setenv("KEYRING_ADO_HOSTS", "tfs.contoso.test")
     calls: list[object] = []
-    real = chain.lookup
+    real = backend.process_resolver
 
-    def counting(*args: object, **kwargs: object) -> object:
-        calls.append(args)
-        return real(*args, **kwargs)  # type: ignore[arg-type]
+    def counting() -> Resolver:
+        calls.append(service)
+        return real()
 
-    monkeypatch.setattr(chain, "lookup", counting)
+    monkeypatch.setattr(backend, "process_resolver", counting)
     ring = AdoKeyring()
     credential = ring.get_credential(service, username)
     password = ring.get_password(service, username or "u")

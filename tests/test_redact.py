@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from keyring_ado._redact import first_line, quote_output, redact
+import pytest
+
+from keyring_ado._redact import first_line, quote_output, redact, without_userinfo
 from tests.fakes.az import jwt
 
 
@@ -58,3 +60,31 @@ def test_a_quote_of_exactly_the_limit_is_kept_whole() -> None:
 
 def test_control_characters_are_removed_not_replaced() -> None:
     assert redact("a\x1b[2Jb\x9bc\x07d") == "a[2Jbcd"
+
+
+@pytest.mark.parametrize(
+    ("typed", "printed"),
+    [
+        (
+            "https://pkgs.dev.azure.com/org/_packaging/f/pypi/simple/",
+            "https://pkgs.dev.azure.com/org/_packaging/f/pypi/simple/",
+        ),
+        ("https://me:pat@pkgs.dev.azure.com/org/", "https://***@pkgs.dev.azure.com/org/"),
+        ("https:/me:pat@pkgs.dev.azure.com/org/", "https:/***@pkgs.dev.azure.com/org/"),
+        ("https:\\\\me:pat@pkgs.dev.azure.com/org/", "https:\\\\***@pkgs.dev.azure.com/org/"),
+        ("//me:pat@pkgs.dev.azure.com/org/", "//***@pkgs.dev.azure.com/org/"),
+        ("me:pat@pkgs.dev.azure.com/org/", "***@pkgs.dev.azure.com/org/"),
+        ("https://a@b:pat@pkgs.dev.azure.com/org/", "https://***@pkgs.dev.azure.com/org/"),
+        ("HTTPS://me@pkgs.dev.azure.com/", "HTTPS://***@pkgs.dev.azure.com/"),
+        ("git+https://me@pkgs.dev.azure.com/", "git+https://***@pkgs.dev.azure.com/"),
+        ("1https://me@pkgs.dev.azure.com/", "***@pkgs.dev.azure.com/"),
+        ("mailto:me@example.com", "***@example.com"),
+        ("https://pkgs.dev.azure.com/org/x@y", "https://***@y"),
+        ("@", "***@"),
+        ("", ""),
+    ],
+)
+def test_without_userinfo_masks_everything_that_may_be_user_info(typed: str, printed: str) -> None:
+    """What the CLI prints of a URL a person typed: exactly this (mutation testing found the
+    function checked only by subprocess tests it could not see)."""
+    assert without_userinfo(typed) == printed

@@ -7,12 +7,11 @@ import logging
 
 import pytest
 
-from keyring_ado import chain
 from keyring_ado.backend import AdoKeyring
 from keyring_ado.settings import Settings
 from keyring_ado.token import Kind, Token
 from tests.fakes.az import FakeAz, jwt
-from tests.helpers import leaked
+from tests.helpers import leaked, new_process
 
 URL = "https://pkgs.dev.azure.com/contoso/_packaging/feed/pypi/simple/"
 SERVER_URL = "https://tfs.contoso.test/c/_packaging/f/pypi/simple/"
@@ -98,7 +97,7 @@ def test_success_logs_no_secret(monkeypatch: pytest.MonkeyPatch, caplog: pytest.
     assert AdoKeyring().get_password(URL, "u") == CANARY_PAT
     assert not leaked(CANARY_PAT, caplog.text)
     assert "using a PAT from KEYRING_ADO_PAT" in caplog.text
-    chain.forget()
+    new_process()
 
 
 def identity_failures(world: object) -> list[tuple[str, dict[str, str]]]:
@@ -156,7 +155,7 @@ def test_identity_failures_leak_nothing(
         "(dev.azure.com/x/ or x.visualstudio.com, from SYSTEM_COLLECTIONURI), so SYSTEM_ACCESSTOKEN was not sent",
     }
     for label, environ in identity_failures(routed):
-        chain.forget()
+        new_process()
         before = len(caplog.records)
         for name, value in environ.items():
             monkeypatch.setenv(name, str(assertion_file) if value == "CANARY_FILE" else value)

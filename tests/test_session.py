@@ -8,14 +8,14 @@ import uuid
 
 import pytest
 
-from keyring_ado import chain, discovery
+from keyring_ado import discovery
 from keyring_ado.settings import Settings
 from keyring_ado.token import Kind
 from tests.conftest import AdoWorld
 from tests.fakes import entra
 from tests.fakes.artifacts import TENANT, FakeVssps
 from tests.fakes.az import FakeAz
-from tests.helpers import feed
+from tests.helpers import feed, lookup, new_process
 
 
 def vssps(world: AdoWorld) -> FakeVssps:
@@ -42,8 +42,8 @@ def test_read_and_write_scopes(routed: AdoWorld, session_on: FakeAz) -> None:
     """Reads get vso.packaging, uploads vso.packaging_write; both from the discovered vssps endpoint."""
     org, simple, upload = org_urls(routed)
     settings = Settings.from_environ(os.environ)
-    read = chain.lookup(feed(simple), settings)
-    write = chain.lookup(feed(upload), settings)
+    read = lookup(feed(simple), settings)
+    write = lookup(feed(upload), settings)
     assert read is not None
     assert write is not None
     assert (read.kind, write.kind) == (Kind.SESSION, Kind.SESSION)
@@ -60,7 +60,7 @@ def test_lifetime_cap_retries_without_valid_to(
     _, simple, _ = org_urls(routed)
     fake = vssps(routed)
     monkeypatch.setattr(fake, "caps_lifetime", True)  # the fake is the session's: restored after
-    token = chain.lookup(feed(simple), Settings.from_environ(os.environ))
+    token = lookup(feed(simple), Settings.from_environ(os.environ))
     assert token is not None
     assert token.kind is Kind.SESSION
     assert ["validTo" in r["body"] for r in fake.requests[-2:]] == [True, False]
@@ -73,7 +73,7 @@ def test_failure_falls_back_to_the_entra_token(
     monkeypatch.setenv("KEYRING_ADO_CACHE", "off")
     _, simple, _ = org_urls(routed)
     session_on.configure("token", "eyJhbGciOiJub25lIn0.eyJleHAiOjk5OTk5OTk5OTl9.x")
-    token = chain.lookup(feed(simple), Settings.from_environ(os.environ))
+    token = lookup(feed(simple), Settings.from_environ(os.environ))
     assert token is not None
     assert token.kind is Kind.ENTRA
 
@@ -83,7 +83,7 @@ def test_off_by_default(routed: AdoWorld, fake_az: FakeAz) -> None:
     _, simple, _ = org_urls(routed)
     fake_az.configure("token", routed.entra.user_access_token())
     before = len(vssps(routed).requests)
-    token = chain.lookup(feed(simple), Settings.from_environ(os.environ))
+    token = lookup(feed(simple), Settings.from_environ(os.environ))
     assert token is not None
     assert token.kind is Kind.ENTRA
     assert len(vssps(routed).requests) == before
@@ -124,7 +124,7 @@ def test_a_session_token_with_another_scope_is_not_used(
     more): the Entra token is used instead (issue 14, item 9)."""
     _, simple, _ = org_urls(routed)
     monkeypatch.setattr(vssps(routed), "forged", forged)
-    token = chain.lookup(feed(simple), Settings.from_environ(os.environ))
+    token = lookup(feed(simple), Settings.from_environ(os.environ))
     assert token is not None
     assert token.kind is Kind.ENTRA
 
@@ -139,17 +139,16 @@ def test_a_session_tokens_expiry_is_capped_and_read_in_the_services_format(
     _, simple, _ = org_urls(routed)
     fake = vssps(routed)
     monkeypatch.setattr(fake, "forged", {"validTo": "2999-01-01T00:00:00Z"})
-    forged = chain.lookup(feed(simple), Settings.from_environ(os.environ))
+    forged = lookup(feed(simple), Settings.from_environ(os.environ))
     monkeypatch.setattr(fake, "forged", {})
     assert forged is not None
     assert forged.kind is Kind.SESSION
     assert forged.expires_on is not None
     assert forged.expires_on <= time.time() + 4 * 3600 + 5
-    chain.forget()
-    discovery.forget()
+    new_process()
     _, other, _ = org_urls(routed)
     monkeypatch.setattr(fake, "lifetime", 5400)
-    real = chain.lookup(feed(other), Settings.from_environ(os.environ))
+    real = lookup(feed(other), Settings.from_environ(os.environ))
     assert real is not None
     assert real.expires_on is not None
     assert abs(real.expires_on - (time.time() + 5400)) < 30
@@ -163,13 +162,13 @@ def test_session_tokens_are_named_without_the_machine_unless_asked(
 
     _, simple, _ = org_urls(routed)
     fake = vssps(routed)
-    assert chain.lookup(feed(simple), Settings.from_environ(os.environ)) is not None
+    assert lookup(feed(simple), Settings.from_environ(os.environ)) is not None
     assert fake.requests[-1]["body"]["displayName"] == "keyring-ado"
     assert socket.gethostname() not in json.dumps(fake.requests[-1]["body"])
-    chain.forget()
+    new_process()
     monkeypatch.setenv("KEYRING_ADO_SESSION_TOKEN_HOSTNAME", "1")
     _, other, _ = org_urls(routed)
-    assert chain.lookup(feed(other), Settings.from_environ(os.environ)) is not None
+    assert lookup(feed(other), Settings.from_environ(os.environ)) is not None
     assert fake.requests[-1]["body"]["displayName"] == f"keyring-ado on {socket.gethostname()}"
 
 
@@ -180,7 +179,7 @@ def test_what_is_asked_of_vssps_and_what_comes_back(routed: AdoWorld, session_on
     org, simple, _ = org_urls(routed)
     fake = vssps(routed)
     fake.requests.clear()
-    token = chain.lookup(feed(simple), Settings.from_environ(os.environ))
+    token = lookup(feed(simple), Settings.from_environ(os.environ))
     assert token is not None
     [asked] = fake.requests
     assert asked["path"].startswith(f"/{org}/_apis/Token/SessionTokens?")
@@ -213,14 +212,14 @@ def test_application_tokens_are_never_exchanged(routed: AdoWorld, monkeypatch: p
             "AZURE_CLIENT_SECRET": secret,
         }.items():
             monkeypatch.setenv(name, value)
-        token = chain.lookup(feed(simple), Settings.from_environ(os.environ))
+        token = lookup(feed(simple), Settings.from_environ(os.environ))
     else:
         server = imds.serve(routed.entra)
         try:
             port = server.server_address[1]
             monkeypatch.setenv("IDENTITY_ENDPOINT", f"http://127.0.0.1:{port}/msi/token")
             monkeypatch.setenv("IDENTITY_HEADER", imds.IDENTITY_HEADER)
-            token = chain.lookup(feed(simple), Settings.from_environ(os.environ))
+            token = lookup(feed(simple), Settings.from_environ(os.environ))
         finally:
             server.shutdown()
             server.server_close()
@@ -239,7 +238,7 @@ def test_never_signed_in_to_the_organisation_says_to_open_it_once(
     org, simple, _ = org_urls(routed)
     monkeypatch.setattr(routed.state, "never_signed_in", {org})  # the session-wide fake's: restored after
     with caplog.at_level(logging.WARNING, logger="keyring_ado"):
-        token = chain.lookup(feed(simple), Settings.from_environ(os.environ))
+        token = lookup(feed(simple), Settings.from_environ(os.environ))
     assert token is not None
     assert token.kind is Kind.ENTRA
     assert vssps(routed).requests[-1]["path"].startswith(f"/{org}/_apis/Token/SessionTokens")

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from keyring_ado import settings
+from keyring_ado import settings, variables
 from keyring_ado.settings import Settings
 
 
 def test_defaults_from_an_empty_environment() -> None:
     """Nothing set: nothing configured, no problems."""
     config = Settings.from_environ({})
-    assert config._replace(cache_dir=None) == Settings()
+    assert config._replace(cache=config.cache._replace(directory=None)) == Settings()
     assert config.problems == ()
-    assert config.cache_dir is not None
-    assert config.cache_dir.endswith("keyring-ado")
+    assert config.cache.directory is not None
+    assert config.cache.directory.endswith("keyring-ado")
 
 
 @pytest.mark.parametrize(("value", "expected"), [("1", True), ("TRUE", True), ("on", True), ("0", False), ("", False)])
@@ -39,8 +39,8 @@ def test_bad_boolean_is_reported_with_its_name() -> None:
 def test_empty_secrets_are_reported_and_ignored() -> None:
     """An empty PAT variable is a mistake worth one line, not a credential."""
     config = Settings.from_environ({"KEYRING_ADO_PAT": "  ", "AZURE_DEVOPS_EXT_PAT": ""})
-    assert config.pat is None
-    assert config.ext_pat is None
+    assert config.environment.pat is None
+    assert config.environment.ext_pat is None
     assert config.problems == (
         "KEYRING_ADO_PAT is set but empty; ignoring it",
         "AZURE_DEVOPS_EXT_PAT is set but empty; ignoring it",
@@ -63,7 +63,7 @@ def test_secret_values_never_reach_the_repr() -> None:
         }
     )
     assert canary not in repr(config)
-    assert config.pat == canary
+    assert config.environment.pat == canary
 
 
 @pytest.mark.parametrize(
@@ -91,7 +91,7 @@ def test_secret_values_never_reach_the_repr() -> None:
 def test_malformed_endpoints_json_is_one_line(raw: str, problem: str) -> None:
     """Bad JSON names the variable and the expected shape, and quotes none of the value."""
     config = Settings.from_environ({"VSS_NUGET_EXTERNAL_FEED_ENDPOINTS": raw})
-    assert config.endpoints == ()
+    assert config.provider.endpoints == ()
     assert config.problems == (problem,)
 
 
@@ -102,14 +102,14 @@ def test_new_credential_provider_names_win() -> None:
     config = Settings.from_environ(
         {"ARTIFACTS_CREDENTIALPROVIDER_EXTERNAL_FEED_ENDPOINTS": new, "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS": old}
     )
-    assert [e.password for e in config.endpoints] == ["n"]
-    assert config.endpoints_variable == "ARTIFACTS_CREDENTIALPROVIDER_EXTERNAL_FEED_ENDPOINTS"
+    assert [e.password for e in config.provider.endpoints] == ["n"]
+    assert config.provider.endpoints_variable == "ARTIFACTS_CREDENTIALPROVIDER_EXTERNAL_FEED_ENDPOINTS"
 
 
 def test_access_token_without_prefixes_is_reported() -> None:
     """A build token with no URL prefixes could go anywhere: it is ignored, with the reason."""
     config = Settings.from_environ({"VSS_NUGET_ACCESSTOKEN": "tok"})
-    assert config.access_token is None
+    assert config.provider.access_token is None
     assert "VSS_NUGET_URI_PREFIXES" in config.problems[0]
 
 
@@ -119,7 +119,7 @@ def test_hosts_and_timeouts() -> None:
         {"KEYRING_ADO_HOSTS": "TFS.example.com, tfs2.example.com:8443,https://bad/,", "KEYRING_ADO_AZ_TIMEOUT": "-3"}
     )
     assert config.server_hosts == frozenset({"tfs.example.com", "tfs2.example.com:8443"})
-    assert config.az_timeout == settings.DEFAULT_AZ_TIMEOUT
+    assert config.clis.timeout == settings.DEFAULT_AZ_TIMEOUT
     assert len(config.problems) == 2
     assert config.problems[0].startswith("KEYRING_ADO_HOSTS entry 3 is not host[:port]")
     assert config.problems[1].startswith("KEYRING_ADO_AZ_TIMEOUT is not a positive number of seconds")
@@ -136,9 +136,9 @@ def test_ci_and_pipelines_detection() -> None:
             "SYSTEM_ACCESSTOKEN": "t",
         }
     )
-    assert config.tf_build
+    assert config.pipelines.tf_build
     assert config.in_ci
-    assert config.collection_uri == "https://dev.azure.com/o/"
+    assert config.pipelines.collection_uri == "https://dev.azure.com/o/"
     assert Settings.from_environ({"ARTIFACTS_KEYRING_NONINTERACTIVE_MODE": "true"}).non_interactive
 
 
@@ -146,24 +146,43 @@ def test_every_variable_is_listed() -> None:
     """ALL_VARIABLES names every variable the module defines (the tests clear them all)."""
     defined = {
         value
-        for name, value in vars(settings).items()
+        for name, value in vars(variables).items()
         if name.isupper() and isinstance(value, str) and value.isupper() and name not in {"DEFAULT_AZ_TIMEOUT"}
     }
-    for value in vars(settings).values():
+    for value in vars(variables).values():
         if isinstance(value, tuple) and value and all(isinstance(v, str) and v.isupper() for v in value):
             defined.update(value)
-    assert defined <= set(settings.ALL_VARIABLES)
+    assert defined <= set(variables.ALL_VARIABLES)
+    assert len(set(variables.ALL_VARIABLES)) == len(variables.ALL_VARIABLES)
+
+
+def test_exactly_the_secret_variables_values_are_masked() -> None:
+    """Secrets are marked once (SECRET_VARIABLES): the value of each, and of nothing else, is among
+    the values every quoted text is masked with."""
+    environ = {name: f"value-of-{name.lower()}" for name in variables.ALL_VARIABLES}
+    for name in variables.EXTERNAL_FEED_ENDPOINTS:
+        endpoint = {"endpoint": "https://pkgs.dev.azure.com/o/", "password": f"value-of-{name.lower()}"}
+        environ[name] = json.dumps({"endpointCredentials": [endpoint]})
+    for name in variables.ACCESS_TOKEN:  # each spelling alone: the first one set wins
+        del environ[name]
+    environ[variables.ACCESS_TOKEN[0]] = "value-of-the-access-token"
+    secrets = set(Settings.from_environ(environ).secrets)
+    wanted = {environ[name] for name in variables.SECRET_VARIABLES if name in environ}
+    wanted = {value for value in wanted if not value.startswith("{")} | {
+        f"value-of-{name.lower()}" for name in variables.EXTERNAL_FEED_ENDPOINTS[:1]
+    }
+    assert secrets == wanted
 
 
 def test_cache_location_and_switch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The token cache follows XDG_CACHE_HOME or KEYRING_ADO_CACHE_DIR; KEYRING_ADO_CACHE=off disables it."""
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert Settings.from_environ({}).cache_dir == str(tmp_path / ".cache" / "keyring-ado")
-    assert Settings.from_environ({"XDG_CACHE_HOME": "/x/cache"}).cache_dir == "/x/cache/keyring-ado"
-    assert Settings.from_environ({"KEYRING_ADO_CACHE_DIR": "~/mine"}).cache_dir == str(tmp_path / "mine")
-    assert Settings.from_environ({"KEYRING_ADO_CACHE": "off"}).cache_dir is None
+    assert Settings.from_environ({}).cache.directory == str(tmp_path / ".cache" / "keyring-ado")
+    assert Settings.from_environ({"XDG_CACHE_HOME": "/x/cache"}).cache.directory == "/x/cache/keyring-ado"
+    assert Settings.from_environ({"KEYRING_ADO_CACHE_DIR": "~/mine"}).cache.directory == str(tmp_path / "mine")
+    assert Settings.from_environ({"KEYRING_ADO_CACHE": "off"}).cache.directory is None
     odd = Settings.from_environ({"KEYRING_ADO_CACHE": "sometimes"})
-    assert odd.cache_dir is not None
+    assert odd.cache.directory is not None
     assert odd.problems == (
         "KEYRING_ADO_CACHE is neither on nor off (its value is not shown); keeping the token cache on",
     )

@@ -1,1 +1,141 @@
-"""Credential sources, one per module, each behind the :class:`~keyring_ado.sources.base.Source` contract."""
+"""The credential sources, and the order the chain asks them in.
+
+To add a source, write one module here whose class keeps the contract of
+:class:`~keyring_ado.sources.base.Source`, and add one entry to :func:`default_sources`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from ..settings import Settings
+    from .base import Source
+
+
+def default_sources(settings: Settings) -> Iterator[Source]:
+    """The sources in the order they are asked, each configured from *settings*, the only place
+    that reads settings for them. Each module is imported when the chain gets that far, so that a
+    PAT from the environment never pays for the sign-in machinery."""
+    hosts, secrets, network, app = settings.server_hosts, settings.secrets, settings.network, settings.application
+    host, bundle, clis = network.authority_host, network.ca_bundle, settings.clis
+
+    from .env import EnvironmentSource  # noqa: PLC0415 - each source when the chain gets that far
+
+    environment = settings.environment
+    yield EnvironmentSource(pat=environment.pat, token=environment.token, ext_pat=environment.ext_pat)
+
+    from .compat import AccessTokenSource, ExternalFeedEndpointsSource  # noqa: PLC0415
+
+    provider = settings.provider
+    yield ExternalFeedEndpointsSource(
+        endpoints=provider.endpoints, variable=provider.endpoints_variable, server_hosts=hosts
+    )
+    yield AccessTokenSource(
+        token=provider.access_token,
+        variable=provider.access_token_variable,
+        uri_prefixes=provider.uri_prefixes,
+        server_hosts=hosts,
+    )
+
+    from .pipelines import AzurePipelinesSource  # noqa: PLC0415
+
+    job = settings.pipelines
+    yield AzurePipelinesSource(tf_build=job.tf_build, access_token=job.access_token, collection_uri=job.collection_uri)
+
+    from .service_principal import ServicePrincipalSource  # noqa: PLC0415
+
+    yield ServicePrincipalSource(
+        client_id=app.client_id,
+        tenant_id=app.tenant_id,
+        client_secret=app.client_secret,
+        certificate_path=app.certificate_path,
+        certificate_password=app.certificate_password,
+        authority_host=host,
+        ca_bundle=bundle,
+        secrets=secrets,
+    )
+
+    from .workload_identity import WorkloadIdentitySource  # noqa: PLC0415
+
+    yield WorkloadIdentitySource(
+        client_id=app.client_id,
+        tenant_id=app.tenant_id,
+        token_file=app.federated_token_file,
+        authority_host=host,
+        ca_bundle=bundle,
+        secrets=secrets,
+    )
+
+    from .github_oidc import GitHubOidcSource  # noqa: PLC0415
+
+    github = settings.github
+    yield GitHubOidcSource(
+        client_id=app.client_id,
+        tenant_id=app.tenant_id,
+        request_url=github.request_url,
+        request_token=github.request_token,
+        server_url=github.server_url,
+        authority_host=host,
+        ca_bundle=bundle,
+        secrets=secrets,
+    )
+
+    from .pipelines_oidc import PipelinesOidcSource  # noqa: PLC0415
+
+    yield PipelinesOidcSource(
+        request_uri=job.oidc_request_uri,
+        service_connection_id=job.service_connection_id,
+        access_token=job.access_token,
+        collection_uri=job.collection_uri,
+        client_id=job.client_id or app.client_id,
+        tenant_id=job.tenant_id or app.tenant_id,
+        authority_host=host,
+        ca_bundle=bundle,
+        secrets=secrets,
+    )
+
+    from .managed_identity import ManagedIdentitySource  # noqa: PLC0415
+
+    managed = settings.managed_identity
+    yield ManagedIdentitySource(identity=managed.identity, endpoints=managed.endpoints, secrets=secrets)
+
+    from .azure_cli import AzureCliSource  # noqa: PLC0415
+
+    yield AzureCliSource(
+        search_path=clis.search_path,
+        pathext=clis.pathext,
+        config_dir=clis.az_config_dir,
+        timeout=clis.timeout,
+        tenant=network.tenant,
+        secrets=secrets,
+    )
+
+    from .azd import AzdSource  # noqa: PLC0415
+
+    yield AzdSource(
+        search_path=clis.search_path,
+        pathext=clis.pathext,
+        config_dir=clis.azd_config_dir,
+        timeout=clis.timeout,
+        secrets=secrets,
+    )
+
+    from .signin import SignInSource  # noqa: PLC0415
+
+    signin = settings.signin
+    yield SignInSource(
+        cache_dir=settings.cache.directory,
+        client_id=signin.client_id,
+        timeout=signin.timeout,
+        allow_unencrypted_cache=signin.allow_unencrypted_cache,
+        display=signin.display,
+        in_ci=settings.in_ci,
+        non_interactive=settings.non_interactive,
+        tenant=network.tenant,
+        authority_host=host,
+        ca_bundle=bundle,
+        secrets=secrets,
+    )

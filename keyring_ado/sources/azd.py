@@ -7,33 +7,46 @@ import os
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .._jsonfile import read_json
 from .._redact import quote_output
 from ..errors import SourceFailed, SourceUnavailable
 from ..token import Kind, Token, sane_expiry
-from .azure_cli import AZURE_DEVOPS_RESOURCE, executable, run_cli
-from .base import Identity
+from ._cli import executable, run_cli
+from ._entra import AZURE_DEVOPS_RESOURCE
+from .base import Identity, Source
 
 if TYPE_CHECKING:
-    from ..feeds import Feed
-    from ..settings import Settings
+    from .base import Request
 
 
 DESCRIPTION = "the Azure Developer CLI (azd)"
 
 
-class AzdSource:
-    name = "azd"
-    server_capable = False
+class AzdSource(Source):
+    """An Entra ID token from the developer's ``azd auth login``."""
 
-    def identity(self, feed: Feed, settings: Settings) -> Identity | None:
+    name = "azd"
+
+    def __init__(
+        self,
+        *,
+        search_path: str = "",
+        pathext: str = "",
+        config_dir: str | None = None,
+        timeout: float = 20.0,
+        secrets: tuple[str, ...] = (),
+    ) -> None:
+        self.search_path, self.pathext, self.timeout, self.secrets = search_path, pathext, timeout, secrets
+        self.config_dir = config_dir
+        """``AZD_CONFIG_DIR`` as set; None for azd's default (``~/.azd``)."""
+
+    def identity(self, request: Request) -> Identity | None:
         """The account azd is signed in as (``auth.account.currentUser`` in azd's config.json):
         ``azd auth login`` as someone else and ``azd auth logout`` change it. None (nothing shared)
         when the config cannot be read or names nobody."""
-        executable("azd", DESCRIPTION, settings)
-        directory = settings.azd_config_dir or os.path.expanduser(os.path.join("~", ".azd"))
+        executable("azd", DESCRIPTION, self.search_path, self.pathext)
+        directory = self.config_dir or os.path.expanduser(os.path.join("~", ".azd"))
         config = os.path.join(directory, "config.json")
-        from .._jsonfile import read_json  # noqa: PLC0415
-
         document: Any = read_json(config)
         try:
             user = document["auth"]["account"]["currentUser"]
@@ -44,11 +57,9 @@ class AzdSource:
         signed_in = json.dumps(user, sort_keys=True, default=str)
         return Identity("azd", (os.path.abspath(directory), signed_in), files=(config,))
 
-    def get_token(self, feed: Feed, settings: Settings) -> Token:
-        path = executable("azd", DESCRIPTION, settings)
-        from ..discovery import authority_for  # noqa: PLC0415
-
-        authority = authority_for(feed, settings)
+    def get_token(self, request: Request) -> Token:
+        path = executable("azd", DESCRIPTION, self.search_path, self.pathext)
+        authority = request.authority()
         argv = [
             path,
             "auth",
@@ -61,19 +72,19 @@ class AzdSource:
         ]
         if authority.specific:
             argv += ["--tenant-id", authority.tenant]
-        result = run_cli(argv, settings, by_hand=f"azd auth token --scope {AZURE_DEVOPS_RESOURCE}/.default")
+        result = run_cli(argv, self.timeout, by_hand=f"azd auth token --scope {AZURE_DEVOPS_RESOURCE}/.default")
         if result.returncode != 0:
             said = result.stderr + result.stdout
             if "azd auth login" in said and "AADSTS" not in said:
                 raise SourceUnavailable("azd is not logged in; run `azd auth login`")
-            raise SourceFailed(f"azd auth token exited with {result.returncode}: {quote_output(said)}")
+            raise SourceFailed(f"azd auth token exited with {result.returncode}: {quote_output(said, self.secrets)}")
         try:
             document = json.loads(result.stdout)
             secret, expires = document["token"], document["expiresOn"]
             expires_on = datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp()
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             raise SourceFailed(
-                f"azd auth token printed something that is not a token: {quote_output(result.stdout)}"
+                f"azd auth token printed something that is not a token: {quote_output(result.stdout, self.secrets)}"
             ) from None
         if not isinstance(secret, str) or not secret:
             raise SourceFailed("azd auth token printed an empty token")

@@ -1,13 +1,41 @@
-"""The contract every credential source keeps."""
+"""The contract every credential source keeps, declared once.
+
+A source is an object configured by keyword arguments when it is made (see
+:func:`keyring_ado.sources.default_sources`, the one place that reads the settings for them), in
+the manner of azure-identity's credentials. It has:
+
+* :attr:`Source.name`, a short name for messages;
+* :meth:`Source.get_token`, which returns a :class:`~keyring_ado.token.Token` for the request's
+  feed, raises :class:`~keyring_ado.errors.SourceUnavailable` when it has nothing for it (the
+  chain asks the next source) or :class:`~keyring_ado.errors.SourceFailed` when it was configured
+  and did not work (the chain stops). Any message must be free of secrets;
+* what it declares about its answers: whether they may go to an Azure DevOps Server host
+  (:attr:`Source.server_capable`), whether the secret is given in the configuration or made by
+  signing in (:attr:`Source.signs_in`), what one answer is good for (:attr:`Source.scope`), and
+  for a source that signs in, what identifies the credential it uses (:meth:`Source.identity`), so
+  that a token it made is served again only to the same credential.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+import enum
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..discovery import Authority
     from ..feeds import Feed
-    from ..settings import Settings
     from ..token import Token
+
+
+class Scope(enum.Enum):
+    """What one answer of a source is good for."""
+
+    ORGANIZATION = "organization"
+    """Every feed of the organisation (uploads apart): a token for the person, app or job."""
+    URL = "url"
+    """Only the URLs the source matched (the credential provider's endpoints and prefixes)."""
 
 
 class Identity(NamedTuple):
@@ -32,29 +60,44 @@ class Identity(NamedTuple):
         return f"Identity(source={self.source!r}, parts=<{len(self.parts)} hidden>, files={self.files!r}, ci={self.ci})"
 
 
-class Source(Protocol):
-    """Finds a token for a feed.
+class Request:
+    """One lookup: the feed, and its Entra authority, discovered at most once and only when a
+    source (or the chain) asks for it."""
 
-    ``get_token`` returns a :class:`~keyring_ado.token.Token`, raises
-    :class:`~keyring_ado.errors.SourceUnavailable` when it has nothing for this feed (the chain
-    tries the next source) or :class:`~keyring_ado.errors.SourceFailed` when it was configured and
-    did not work (the chain stops). Any message must be free of secrets.
+    __slots__ = ("_authority", "_discover", "feed")
 
-    A source whose tokens are worth sharing between processes also has ``identity(feed, settings)``,
-    cheap and without network, returning an :class:`Identity` (None when it cannot tell who would
-    answer: then nothing is shared) or raising ``SourceUnavailable`` when it has nothing.
-    """
+    def __init__(self, feed: Feed, discover: Callable[[Feed], Authority]) -> None:
+        self.feed = feed
+        self._discover = discover
+        self._authority: Authority | None = None
 
-    @property
-    def name(self) -> str:
-        """A short name for messages, such as ``az`` or ``KEYRING_ADO_PAT``."""
-        ...
+    def authority(self) -> Authority:
+        """Where to sign in for the feed's organisation (its tenant), from the feed's 401 challenge."""
+        if self._authority is None:
+            self._authority = self._discover(self.feed)
+        return self._authority
 
-    @property
-    def server_capable(self) -> bool:
-        """True when the source can produce PATs, the only secret Azure DevOps Server gets."""
-        ...
 
-    def get_token(self, feed: Feed, settings: Settings) -> Token:
-        """Return a token for *feed* or raise one of the two source errors."""
-        ...
+class Source:
+    """The base of every source: the declarations, with the defaults most sources keep."""
+
+    name: str = ""
+    """A short name for messages, such as ``az`` or ``KEYRING_ADO_PAT``."""
+    server_capable: bool = False
+    """True when the source can produce PATs, the only secret Azure DevOps Server gets."""
+    signs_in: bool = True
+    """False for a secret given in the configuration (a PAT, a job token): instant, asked before
+    the feed is probed for being public, and never remembered or written anywhere. True for a
+    source that makes a token by signing in, whose tokens are remembered by :meth:`identity`."""
+    scope: Scope = Scope.ORGANIZATION
+
+    def identity(self, request: Request) -> Identity | None:
+        """What identifies the credential this source would use, cheaply and without network;
+        None when it cannot tell (then nothing it makes is remembered). Raises
+        :class:`~keyring_ado.errors.SourceUnavailable` when the source has nothing to offer.
+        Called only for sources that sign in."""
+        return None
+
+    def get_token(self, request: Request) -> Token:
+        """A token for ``request.feed``, or one of the two source errors."""
+        raise NotImplementedError

@@ -13,32 +13,46 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .. import variables as names
+from .._values import is_guid
 from ..errors import SourceUnavailable
 from ..feeds import ascii_lower, canonical_prefix, has_prefix, parse
-from ..settings import is_guid
 from ..token import DEFAULT_USERNAME, Kind, Token
+from .base import Scope, Source
 
 if TYPE_CHECKING:
+    from .._values import Endpoint
     from ..feeds import Feed
-    from ..settings import Endpoint, Settings
+    from .base import Request
 
 
-class ExternalFeedEndpointsSource:
+class ExternalFeedEndpointsSource(Source):
     """PATs per feed URL from ``VSS_NUGET_EXTERNAL_FEED_ENDPOINTS``."""
 
     name = "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS"
     server_capable = True
-    scope = "url"  # each entry answers the URLs under it: never remembered per organisation
+    signs_in = False
+    scope = Scope.URL  # each entry answers the URLs under it: never remembered per organisation
 
-    def get_token(self, feed: Feed, settings: Settings) -> Token:
-        variable = settings.endpoints_variable
-        if not settings.endpoints:
+    def __init__(
+        self,
+        *,
+        endpoints: tuple[Endpoint, ...] = (),
+        variable: str = names.EXTERNAL_FEED_ENDPOINTS[1],
+        server_hosts: frozenset[str] = frozenset(),
+    ) -> None:
+        self.endpoints, self.variable, self.server_hosts = endpoints, variable, server_hosts
+
+    def get_token(self, request: Request) -> Token:
+        feed = request.feed
+        variable = self.variable
+        if not self.endpoints:
             raise SourceUnavailable(f"{variable} is not set")
         if feed.organization is None:
             raise SourceUnavailable(f"{variable} is matched by feed URL, and {feed.host} alone names no feed")
         best: tuple[int, Endpoint] | None = None
-        for endpoint in settings.endpoints:
-            rank = _rank(endpoint, feed, settings.server_hosts)
+        for endpoint in self.endpoints:
+            rank = _rank(endpoint, feed, self.server_hosts)
             if rank and (best is None or rank > best[0]):
                 best = (rank, endpoint)
         if best is None:
@@ -47,7 +61,7 @@ class ExternalFeedEndpointsSource:
         if best[0] == 1:
             # A bare host or a feed GUID names no feed by its name (and pip reuses a host's answer
             # for every feed on it): only an organisation whose entries all carry one credential answers.
-            passwords = {e.password for e in settings.endpoints if _rank(e, feed, settings.server_hosts) == 1}
+            passwords = {e.password for e in self.endpoints if _rank(e, feed, self.server_hosts) == 1}
             if len(passwords) > 1:
                 raise SourceUnavailable(
                     f"{variable} has different credentials for {feed.describe()}'s feeds, and "
@@ -61,22 +75,33 @@ class ExternalFeedEndpointsSource:
         )
 
 
-class AccessTokenSource:
+class AccessTokenSource(Source):
     """``VSS_NUGET_ACCESSTOKEN`` for the URL prefixes in ``VSS_NUGET_URI_PREFIXES``."""
 
     name = "VSS_NUGET_ACCESSTOKEN"
     server_capable = False  # a job token, not a PAT
-    scope = "url"  # for the URLs under the prefixes only
+    signs_in = False
+    scope = Scope.URL  # for the URLs under the prefixes only
 
-    def get_token(self, feed: Feed, settings: Settings) -> Token:
-        variable = settings.access_token_variable
-        if not settings.access_token:
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        variable: str = names.ACCESS_TOKEN[1],
+        uri_prefixes: tuple[str, ...] = (),
+        server_hosts: frozenset[str] = frozenset(),
+    ) -> None:
+        self.token, self.variable, self.uri_prefixes, self.server_hosts = token, variable, uri_prefixes, server_hosts
+
+    def get_token(self, request: Request) -> Token:
+        variable = self.variable
+        if not self.token:
             raise SourceUnavailable(f"{variable} is not set")
-        url = feed.canonical_url
-        for prefix in settings.uri_prefixes:
-            canonical = canonical_prefix(prefix, settings.server_hosts)
+        url = request.feed.canonical_url
+        for prefix in self.uri_prefixes:
+            canonical = canonical_prefix(prefix, self.server_hosts)
             if canonical is not None and has_prefix(url, canonical):
-                return Token(settings.access_token, Kind.JOB, source=variable)
+                return Token(self.token, Kind.JOB, source=variable)
         raise SourceUnavailable(f"{url} is under none of the prefixes in VSS_NUGET_URI_PREFIXES")
 
 

@@ -5,29 +5,34 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from .. import settings as names
+from .. import variables as names
 from ..errors import SourceFailed, SourceUnavailable
 from ..token import Kind, Token, jwt_expiry
+from .base import Source
 
 if TYPE_CHECKING:
-    from ..feeds import Feed
-    from ..settings import Settings
+    from .base import Request
 
 
-class EnvironmentSource:
+class EnvironmentSource(Source):
     """A PAT for every matched feed, or a ready Entra ID token, from environment variables."""
 
     name = "environment"
     server_capable = True
+    signs_in = False
 
-    def get_token(self, feed: Feed, settings: Settings) -> Token:
-        if settings.pat:
-            return Token(settings.pat, Kind.PAT, source=names.PAT)
-        if settings.token and not feed.server:
-            return _entra_token(settings.token)
-        if settings.ext_pat:
-            return Token(settings.ext_pat, Kind.PAT, source=names.AZURE_DEVOPS_EXT_PAT)
-        if settings.token:
+    def __init__(self, *, pat: str | None = None, token: str | None = None, ext_pat: str | None = None) -> None:
+        self.pat, self.token, self.ext_pat = pat, token, ext_pat
+
+    def get_token(self, request: Request) -> Token:
+        feed = request.feed
+        if self.pat:
+            return Token(self.pat, Kind.PAT, source=names.PAT)
+        if self.token and not feed.server:
+            return _entra_token(self.token)
+        if self.ext_pat:
+            return Token(self.ext_pat, Kind.PAT, source=names.AZURE_DEVOPS_EXT_PAT)
+        if self.token:
             raise SourceUnavailable(
                 f"{names.TOKEN} is an Entra ID token, which is never sent to an Azure DevOps Server "
                 f"host; set {names.PAT} to a PAT for {feed.host}"

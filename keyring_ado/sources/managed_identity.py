@@ -10,17 +10,19 @@ link is refused before any request: the request carries the platform's identity 
 
 from __future__ import annotations
 
+import ipaddress
+import socket
+import urllib.parse
 from typing import TYPE_CHECKING
 
-from .. import settings as names
+from .. import variables as names
 from ..errors import SourceFailed, SourceUnavailable
-from .base import Identity
-from .identity import exchange_token, quiet_azure_loggers
+from ._entra import exchange_token, quiet_azure_loggers
+from .base import Identity, Source
 
 if TYPE_CHECKING:
-    from ..feeds import Feed
-    from ..settings import Settings
     from ..token import Token
+    from .base import Request
 
 CONNECT_TIMEOUT = 1
 READ_TIMEOUT = 2
@@ -32,30 +34,44 @@ TOTAL_TIMEOUT = 10.0
 LOCAL_NETWORKS = ("127.0.0.0/8", "::1/128", "169.254.0.0/16", "fe80::/10")
 
 
-class ManagedIdentitySource:
-    name = "managed identity"
-    server_capable = False
+class ManagedIdentitySource(Source):
+    """The host's managed identity (system-assigned, or user-assigned by client id), from IMDS or the
+    endpoint the platform announces."""
 
-    def identity(self, feed: Feed, settings: Settings) -> Identity:
-        if settings.managed_identity is None:
+    name = "managed identity"
+
+    def __init__(
+        self,
+        *,
+        identity: str | None = None,
+        endpoints: tuple[tuple[str, str], ...] = (),
+        secrets: tuple[str, ...] = (),
+    ) -> None:
+        self.managed_identity = identity
+        """``system``, a user-assigned client id, or None (not asked)."""
+        self.endpoints = endpoints
+        """Every managed identity endpoint variable that is set, as ``(name, value)``, in
+        azure-identity's order."""
+        self.secrets = secrets
+
+    def identity(self, request: Request) -> Identity:
+        if self.managed_identity is None:
             raise SourceUnavailable(
                 f"no managed identity announced by the host (set {names.MANAGED_IDENTITY}=1 on an Azure VM)"
             )
-        _check_endpoints(settings)
-        import socket  # noqa: PLC0415
-
+        _check_endpoints(self.endpoints)
         # Which identity, at which endpoint, of which machine: homes shared between machines (NFS)
         # must not hand one machine's system-assigned identity's token to another.
-        where = settings.managed_identity_endpoint or "imds"
-        return Identity("mi", (settings.managed_identity, where, socket.gethostname()), ci=True)
+        where = self.endpoints[0][1] if self.endpoints else "imds"
+        return Identity("mi", (self.managed_identity, where, socket.gethostname()), ci=True)
 
-    def get_token(self, feed: Feed, settings: Settings) -> Token:
-        self.identity(feed, settings)
+    def get_token(self, request: Request) -> Token:
+        self.identity(request)
         from azure.core.pipeline.transport import RequestsTransport  # noqa: PLC0415 - only when asked
-        from azure.identity import ManagedIdentityCredential  # noqa: PLC0415
+        from azure.identity import ManagedIdentityCredential  # noqa: PLC0415 - only when asked
 
         quiet_azure_loggers()
-        client_id = None if settings.managed_identity == "system" else settings.managed_identity
+        client_id = None if self.managed_identity == "system" else self.managed_identity
         transport = RequestsTransport(
             use_env_settings=False,  # no proxy from the environment: IMDS is link-local
             connection_timeout=CONNECT_TIMEOUT,
@@ -71,16 +87,21 @@ class ManagedIdentitySource:
             retry_backoff_factor=0.2,
         )
         return exchange_token(
-            credential, self.name, settings, deadline=TOTAL_TIMEOUT, where="the managed identity endpoint"
+            credential,
+            self.name,
+            authority_host=None,  # not Entra ID's host: the managed identity endpoint
+            secrets=self.secrets,
+            deadline=TOTAL_TIMEOUT,
+            where="the managed identity endpoint",
         )
 
 
-def _check_endpoints(settings: Settings) -> None:
+def _check_endpoints(endpoints: tuple[tuple[str, str], ...]) -> None:
     """Every managed identity endpoint variable that is set must be https (as azure-identity allows)
     or plain http to a loopback or link-local address: the request carries the platform's secret
     (``IDENTITY_HEADER``, ``MSI_SECRET``, Arc's key), which must not cross a network in the clear.
     Judged before any request, on the URL as urllib reads it."""
-    for name, url in settings.managed_identity_endpoints:
+    for name, url in endpoints:
         scheme, host = _scheme_and_host(url)
         if scheme == "https":
             continue
@@ -100,8 +121,6 @@ def _check_endpoints(settings: Settings) -> None:
 def _scheme_and_host(url: str) -> tuple[str, str]:
     """The scheme and host (lower case) of *url* as urllib reads it; ``("", "")`` when clients could
     read it differently (a backslash, spaces or control characters, user info) or not at all."""
-    import urllib.parse  # noqa: PLC0415
-
     if any(ch.isspace() or ord(ch) < 32 or ch in "\\\x7f" for ch in url):
         return "", ""
     try:
@@ -116,8 +135,6 @@ def _scheme_and_host(url: str) -> tuple[str, str]:
 
 def _local(host: str) -> bool:
     """A loopback or link-local IP address (a literal: a name could resolve anywhere), or ``localhost``."""
-    import ipaddress  # noqa: PLC0415
-
     try:
         address = ipaddress.ip_address(host)
     except ValueError:

@@ -4,31 +4,38 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .. import settings as names
+from .. import variables as names
 from ..errors import SourceUnavailable
 from ..feeds import organization_of_collection
 from ..token import Kind, Token
+from .base import Source
 
 if TYPE_CHECKING:
-    from ..feeds import Feed
-    from ..settings import Settings
+    from .base import Request
 
 
-class AzurePipelinesSource:
+class AzurePipelinesSource(Source):
     """``SYSTEM_ACCESSTOKEN`` when ``TF_BUILD`` is set and the feed is in ``SYSTEM_COLLECTIONURI``."""
 
     name = "SYSTEM_ACCESSTOKEN"
     server_capable = False  # a job token, not a PAT
+    signs_in = False
 
-    def get_token(self, feed: Feed, settings: Settings) -> Token:
-        if not settings.tf_build:
+    def __init__(
+        self, *, tf_build: bool = False, access_token: str | None = None, collection_uri: str | None = None
+    ) -> None:
+        self.tf_build, self.access_token, self.collection_uri = tf_build, access_token, collection_uri
+
+    def get_token(self, request: Request) -> Token:
+        feed = request.feed
+        if not self.tf_build:
             raise SourceUnavailable("not running in Azure Pipelines (TF_BUILD is not set)")
-        if not settings.system_access_token:
+        if not self.access_token:
             raise SourceUnavailable(
                 "TF_BUILD is set but SYSTEM_ACCESSTOKEN is not; map it in the step with "
                 "`env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)`"
             )
-        organization = organization_of_collection(settings.collection_uri or "")
+        organization = organization_of_collection(self.collection_uri or "")
         if organization is None:
             raise SourceUnavailable(
                 f"{names.COLLECTION_URI[0]} is missing or not an Azure DevOps Services URL, so the job "
@@ -41,4 +48,4 @@ class AzurePipelinesSource:
                 f"the job token belongs to {organization}, not {feed.organization}; it is never sent to "
                 "another organisation"
             )
-        return Token(settings.system_access_token, Kind.JOB, source=self.name)
+        return Token(self.access_token, Kind.JOB, source=self.name)

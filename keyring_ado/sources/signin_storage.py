@@ -9,6 +9,8 @@ user allows it) an owner-only file, and how it is forgotten.
   is removed before msal waits on it. A lock another process keeps holding is one clear line.
 * Once the encrypted storage is in use, a plaintext cache kept earlier is removed: a refresh token
   does not stay in a file the user no longer needs.
+* msal and msal-extensions are imported only when the storage is opened: the checks that come
+  first (is anything remembered here?) look at files alone.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import _deadline
-from .._jsonfile import CannotRemove, JsonFile
+from .._jsonfile import CannotRemove, JsonFile, read_private
 from .._redact import first_line
 from ..errors import SourceFailed
 
@@ -57,7 +60,7 @@ def open_cache(directory: Path, *, allow_plaintext: bool) -> tuple[Any, str | No
         return _persisted(persistence), None
     _log.debug("keyring-ado: %s", reason)
     if allow_plaintext:
-        from msal_extensions import FilePersistence  # noqa: PLC0415
+        from msal_extensions import FilePersistence  # noqa: PLC0415 - only when a sign-in is opened
 
         path = directory / FILE_CACHE
         persistence = FilePersistence(str(path))
@@ -65,7 +68,7 @@ def open_cache(directory: Path, *, allow_plaintext: bool) -> tuple[Any, str | No
             persistence.save("{}")
         path.chmod(0o600)
         return _persisted(persistence), None
-    import msal  # noqa: PLC0415
+    import msal  # noqa: PLC0415 - only when a sign-in is opened
 
     return msal.TokenCache(), reason
 
@@ -78,7 +81,7 @@ def remembered_somewhere(directory: Path) -> bool:
 @contextlib.contextmanager
 def cache_lock_errors(directory: Path) -> Iterator[None]:
     """msal-extensions' LockError (another process kept the cache's lock past msal's own wait) as one line."""
-    from msal_extensions import LockError  # noqa: PLC0415
+    from msal_extensions import LockError  # noqa: PLC0415 - only when a sign-in is opened
 
     try:
         yield
@@ -130,7 +133,7 @@ class _NoStore(Exception):
 
 def _encrypted(directory: Path) -> Any:  # noqa: ANN401 - msal-extensions' persistence
     """The platform's encrypted persistence, opened and read once (so a locked store shows now)."""
-    from msal_extensions import build_encrypted_persistence  # noqa: PLC0415
+    from msal_extensions import build_encrypted_persistence  # noqa: PLC0415 - only when the store is opened
     from msal_extensions.persistence import PersistenceNotFound  # noqa: PLC0415
 
     persistence = build_encrypted_persistence(str(directory / ENCRYPTED_CACHE))
@@ -143,7 +146,7 @@ def _encrypted(directory: Path) -> Any:  # noqa: ANN401 - msal-extensions' persi
 
 def _clear_encrypted(directory: Path) -> bool:
     """Overwrite the encrypted entry; True when it held a sign-in."""
-    from msal_extensions import build_encrypted_persistence  # noqa: PLC0415
+    from msal_extensions import build_encrypted_persistence  # noqa: PLC0415 - only when the store is opened
     from msal_extensions.persistence import PersistenceNotFound  # noqa: PLC0415
 
     try:
@@ -159,7 +162,7 @@ def _clear_encrypted(directory: Path) -> bool:
 
 
 def _persisted(persistence: Any) -> Any:  # noqa: ANN401
-    from msal_extensions import PersistedTokenCache  # noqa: PLC0415
+    from msal_extensions import PersistedTokenCache  # noqa: PLC0415 - only when a sign-in is opened
 
     clear_stale_lock(Path(persistence.get_location() + ".lockfile"))
     return PersistedTokenCache(persistence)
@@ -176,8 +179,7 @@ def clear_stale_lock(path: Path) -> bool:
         except OSError:  # missing, or open in the process that holds it
             return False
         return True
-    import fcntl  # noqa: PLC0415
-    import stat  # noqa: PLC0415
+    import fcntl  # noqa: PLC0415 - POSIX only: Windows has no fcntl
 
     try:
         descriptor = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
@@ -210,8 +212,6 @@ def clear_stale_lock(path: Path) -> bool:
 def _adopt_plaintext(directory: Path, persistence: Any) -> None:  # noqa: ANN401
     """A plaintext cache kept before encrypted storage was available does not outlive it: its sign-in
     moves into the encrypted store (when that holds none yet) and the file is removed."""
-    from .._jsonfile import read_private  # noqa: PLC0415
-
     path = directory / FILE_CACHE
     try:
         plaintext = read_private(path)

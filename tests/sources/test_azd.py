@@ -11,7 +11,7 @@ from keyring_ado.errors import SourceFailed, SourceUnavailable
 from keyring_ado.sources.azd import AzdSource
 from keyring_ado.token import Kind
 from tests.fakes.az import FakeAzd, jwt
-from tests.helpers import config, feed, leaked
+from tests.helpers import config, configured, feed, leaked, request
 
 
 @pytest.fixture
@@ -25,7 +25,9 @@ def test_token(fake_azd: FakeAzd) -> None:
     """azd auth token with the Azure DevOps scope, --no-prompt, and the tenant when known."""
     secret = jwt()
     fake_azd.configure("token", secret)
-    token = AzdSource().get_token(feed(), config(KEYRING_ADO_TENANT="72f988bf-86f1-41af-91ab-2d7cd011db47"))
+    token = configured(AzdSource, config(KEYRING_ADO_TENANT="72f988bf-86f1-41af-91ab-2d7cd011db47")).get_token(
+        request(feed(), config(KEYRING_ADO_TENANT="72f988bf-86f1-41af-91ab-2d7cd011db47"))
+    )
     assert (token.secret, token.kind, token.source) == (secret, Kind.ENTRA, "azd")
     assert token.fresh(margin=3000)
     assert fake_azd.calls == [
@@ -37,7 +39,9 @@ def test_token(fake_azd: FakeAzd) -> None:
 def test_not_logged_in(fake_azd: FakeAzd) -> None:
     """Not logged in: unavailable with the azd hint."""
     with pytest.raises(SourceUnavailable, match="azd auth login"):
-        AzdSource().get_token(feed(), config(KEYRING_ADO_TENANT="organizations"))
+        configured(AzdSource, config(KEYRING_ADO_TENANT="organizations")).get_token(
+            request(feed(), config(KEYRING_ADO_TENANT="organizations"))
+        )
 
 
 def test_garbage(fake_azd: FakeAzd) -> None:
@@ -45,7 +49,9 @@ def test_garbage(fake_azd: FakeAzd) -> None:
     canary = jwt()
     fake_azd.configure("garbage", canary)
     with pytest.raises(SourceFailed, match="not a token") as caught:
-        AzdSource().get_token(feed(), config(KEYRING_ADO_TENANT="organizations"))
+        configured(AzdSource, config(KEYRING_ADO_TENANT="organizations")).get_token(
+            request(feed(), config(KEYRING_ADO_TENANT="organizations"))
+        )
     assert not leaked(canary, str(caught.value))
 
 
@@ -55,11 +61,13 @@ def test_hang_is_bounded(fake_azd: FakeAzd) -> None:
     started = time.monotonic()
     expected = r"azd did not answer within 1 s; run `azd auth token --scope .*/.default` yourself"
     with pytest.raises(SourceFailed, match=expected):
-        AzdSource().get_token(feed(), config(KEYRING_ADO_TENANT="organizations", KEYRING_ADO_AZ_TIMEOUT="1"))
+        configured(AzdSource, config(KEYRING_ADO_TENANT="organizations", KEYRING_ADO_AZ_TIMEOUT="1")).get_token(
+            request(feed(), config(KEYRING_ADO_TENANT="organizations", KEYRING_ADO_AZ_TIMEOUT="1"))
+        )
     assert time.monotonic() - started < 5
 
 
 def test_not_installed() -> None:
     """No azd on PATH: unavailable at once."""
     with pytest.raises(SourceUnavailable, match="azd"):
-        AzdSource().identity(feed(), config())
+        configured(AzdSource, config()).identity(request(feed(), config()))

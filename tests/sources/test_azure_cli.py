@@ -10,19 +10,20 @@ import pytest
 
 from keyring_ado.errors import SourceFailed, SourceUnavailable
 from keyring_ado.settings import Settings
-from keyring_ado.sources.azure_cli import AZURE_DEVOPS_RESOURCE, AzureCliSource
+from keyring_ado.sources._entra import AZURE_DEVOPS_RESOURCE
+from keyring_ado.sources.azure_cli import AzureCliSource
 from keyring_ado.token import Kind
 from tests.conftest import AdoWorld
 from tests.fakes.artifacts import TENANT
 from tests.fakes.az import FakeAz, jwt
-from tests.helpers import config, feed, leaked
+from tests.helpers import config, configured, feed, leaked, request
 
 
 def test_token_and_expiry(fake_az: FakeAz) -> None:
     """A logged-in az gives an Entra token; the exact command line and expiry are used."""
     secret = jwt()
     fake_az.configure("token", secret, lifetime=1800)
-    token = AzureCliSource().get_token(feed(), config())
+    token = configured(AzureCliSource, config()).get_token(request(feed(), config()))
     assert (token.secret, token.kind, token.source) == (secret, Kind.ENTRA, "az")
     assert token.expires_on is not None
     assert abs(token.expires_on - (time.time() + 1800)) < 30
@@ -32,7 +33,9 @@ def test_token_and_expiry(fake_az: FakeAz) -> None:
 def test_tenant_is_passed_when_known(fake_az: FakeAz) -> None:
     """With a tenant (here the override; usually discovery), az is asked for that tenant."""
     fake_az.configure("token", jwt())
-    AzureCliSource().get_token(feed(), config(KEYRING_ADO_TENANT="72f988bf-86f1-41af-91ab-2d7cd011db47"))
+    configured(AzureCliSource, config(KEYRING_ADO_TENANT="72f988bf-86f1-41af-91ab-2d7cd011db47")).get_token(
+        request(feed(), config(KEYRING_ADO_TENANT="72f988bf-86f1-41af-91ab-2d7cd011db47"))
+    )
     assert fake_az.calls[0][-2:] == ["--tenant", "72f988bf-86f1-41af-91ab-2d7cd011db47"]
 
 
@@ -41,7 +44,9 @@ def test_discovered_tenant_and_login_hint(fake_az: FakeAz, routed: AdoWorld) -> 
     routed.state.add_feed("contoso", "feed")
     fake_az.configure("aadsts")
     with pytest.raises(SourceFailed, match=f"try `az login --tenant {TENANT}`"):
-        AzureCliSource().get_token(feed(), Settings.from_environ(os.environ))
+        configured(AzureCliSource, Settings.from_environ(os.environ)).get_token(
+            request(feed(), Settings.from_environ(os.environ))
+        )
     assert fake_az.calls[0][-2:] == ["--tenant", TENANT]
 
 
@@ -51,20 +56,22 @@ def test_no_tenant_for_msa_organisations(fake_az: FakeAz, routed: AdoWorld) -> N
     routed.state.msa_orgs.add("msaorg")
     fake_az.configure("token", jwt())
     msa_feed = feed("https://pkgs.dev.azure.com/msaorg/_packaging/feed/pypi/simple/")
-    AzureCliSource().get_token(msa_feed, Settings.from_environ(os.environ))
+    configured(AzureCliSource, Settings.from_environ(os.environ)).get_token(
+        request(msa_feed, Settings.from_environ(os.environ))
+    )
     assert "--tenant" not in fake_az.calls[0]
 
 
 def test_not_installed() -> None:
     """No az on PATH: unavailable, without starting anything."""
     with pytest.raises(SourceUnavailable, match=r"the Azure CLI \(az\) is not on PATH"):
-        AzureCliSource().get_token(feed(), config())
+        configured(AzureCliSource, config()).get_token(request(feed(), config()))
 
 
 def test_not_logged_in(fake_az: FakeAz) -> None:
     """az not logged in: unavailable, with the hint to run az login."""
     with pytest.raises(SourceUnavailable, match="run `az login`"):
-        AzureCliSource().get_token(feed(), config())
+        configured(AzureCliSource, config()).get_token(request(feed(), config()))
 
 
 def test_entra_error_is_failed_and_redacted(fake_az: FakeAz) -> None:
@@ -72,7 +79,7 @@ def test_entra_error_is_failed_and_redacted(fake_az: FakeAz) -> None:
     canary = jwt()
     fake_az.configure("aadsts", canary)
     with pytest.raises(SourceFailed, match="AADSTS700082") as caught:
-        AzureCliSource().get_token(feed(), config())
+        configured(AzureCliSource, config()).get_token(request(feed(), config()))
     assert not leaked(canary, str(caught.value))
     assert "***" in str(caught.value)
 
@@ -82,7 +89,7 @@ def test_garbage_output_is_failed_and_redacted(fake_az: FakeAz) -> None:
     canary = "Q" * 52
     fake_az.configure("garbage", canary)
     with pytest.raises(SourceFailed, match="printed something that is not a token") as caught:
-        AzureCliSource().get_token(feed(), config())
+        configured(AzureCliSource, config()).get_token(request(feed(), config()))
     assert not leaked(canary, str(caught.value))
 
 
@@ -91,7 +98,9 @@ def test_hang_is_bounded(fake_az: FakeAz) -> None:
     fake_az.configure("hang")
     started = time.monotonic()
     with pytest.raises(SourceFailed, match=r"az did not answer within 1 s"):
-        AzureCliSource().get_token(feed(), config(KEYRING_ADO_AZ_TIMEOUT="1"))
+        configured(AzureCliSource, config(KEYRING_ADO_AZ_TIMEOUT="1")).get_token(
+            request(feed(), config(KEYRING_ADO_AZ_TIMEOUT="1"))
+        )
     assert time.monotonic() - started < 5
 
 
@@ -108,7 +117,7 @@ def test_expiry_is_right_in_any_time_zone(
     time.tzset()
     try:
         fake_az.configure("token", jwt(), lifetime=1800, old=old)
-        token = AzureCliSource().get_token(feed(), config(TZ=zone))
+        token = configured(AzureCliSource, config(TZ=zone)).get_token(request(feed(), config(TZ=zone)))
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()

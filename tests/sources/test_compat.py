@@ -9,7 +9,7 @@ import pytest
 from keyring_ado.errors import SourceUnavailable
 from keyring_ado.sources.compat import AccessTokenSource, ExternalFeedEndpointsSource
 from keyring_ado.token import Kind
-from tests.helpers import config, feed
+from tests.helpers import config, configured, feed, request
 
 GUID = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
 
@@ -26,7 +26,7 @@ def test_prefix_match_not_only_exact() -> None:
             {"endpoint": "https://pkgs.dev.azure.com/contoso/_packaging/feed/", "username": "me", "password": "right"},
         )
     )
-    token = ExternalFeedEndpointsSource().get_token(feed(), settings)
+    token = configured(ExternalFeedEndpointsSource, settings).get_token(request(feed()))
     assert (token.secret, token.username, token.kind) == ("right", "me", Kind.PAT)
     assert token.source == "VSS_NUGET_EXTERNAL_FEED_ENDPOINTS"
 
@@ -38,10 +38,10 @@ def test_nuget_url_of_the_same_feed() -> None:
             {"endpoint": "https://pkgs.dev.azure.com/contoso/_packaging/feed/nuget/v3/index.json", "password": "pat"}
         )
     )
-    assert ExternalFeedEndpointsSource().get_token(feed(), settings).secret == "pat"
+    assert configured(ExternalFeedEndpointsSource, settings).get_token(request(feed())).secret == "pat"
     with pytest.raises(SourceUnavailable, match="no entry of VSS_NUGET_EXTERNAL_FEED_ENDPOINTS covers"):
-        ExternalFeedEndpointsSource().get_token(
-            feed("https://pkgs.dev.azure.com/contoso/_packaging/otherfeed/pypi/simple/"), settings
+        configured(ExternalFeedEndpointsSource, settings).get_token(
+            request(feed("https://pkgs.dev.azure.com/contoso/_packaging/otherfeed/pypi/simple/"))
         )
 
 
@@ -53,10 +53,10 @@ def test_guid_download_url_matches_same_organisation() -> None:
         )
     )
     url = f"https://pkgs.dev.azure.com/contoso/_packaging/{GUID}/pypi/download/demo/1.0/demo-1.0.whl"
-    assert ExternalFeedEndpointsSource().get_token(feed(url), settings).secret == "pat"
+    assert configured(ExternalFeedEndpointsSource, settings).get_token(request(feed(url))).secret == "pat"
     other = f"https://pkgs.dev.azure.com/fabrikam/_packaging/{GUID}/pypi/download/demo/1.0/demo-1.0.whl"
     with pytest.raises(SourceUnavailable):
-        ExternalFeedEndpointsSource().get_token(feed(other), settings)
+        configured(ExternalFeedEndpointsSource, settings).get_token(request(feed(other)))
 
 
 def test_legacy_host_spelling_matches() -> None:
@@ -66,7 +66,7 @@ def test_legacy_host_spelling_matches() -> None:
             {"endpoint": "https://contoso.pkgs.visualstudio.com/", "password": "p"}
         )
     )
-    assert ExternalFeedEndpointsSource().get_token(feed(), settings).secret == "p"
+    assert configured(ExternalFeedEndpointsSource, settings).get_token(request(feed())).secret == "p"
 
 
 def test_foreign_endpoint_never_matches() -> None:
@@ -77,7 +77,7 @@ def test_foreign_endpoint_never_matches() -> None:
         )
     )
     with pytest.raises(SourceUnavailable):
-        ExternalFeedEndpointsSource().get_token(feed(), settings)
+        configured(ExternalFeedEndpointsSource, settings).get_token(request(feed()))
 
 
 def test_bare_host_names_no_feed() -> None:
@@ -88,7 +88,7 @@ def test_bare_host_names_no_feed() -> None:
         )
     )
     with pytest.raises(SourceUnavailable, match="names no feed"):
-        ExternalFeedEndpointsSource().get_token(feed("pkgs.dev.azure.com"), settings)
+        configured(ExternalFeedEndpointsSource, settings).get_token(request(feed("pkgs.dev.azure.com")))
 
 
 def test_access_token_by_prefix() -> None:
@@ -97,20 +97,20 @@ def test_access_token_by_prefix() -> None:
         VSS_NUGET_ACCESSTOKEN="job",
         VSS_NUGET_URI_PREFIXES="https://pkgs.dev.azure.com/fabrikam/;https://contoso.pkgs.visualstudio.com/",
     )
-    token = AccessTokenSource().get_token(feed(), settings)
+    token = configured(AccessTokenSource, settings).get_token(request(feed()))
     assert (token.secret, token.kind) == ("job", Kind.JOB)
     with pytest.raises(SourceUnavailable, match="under none of the prefixes"):
-        AccessTokenSource().get_token(
-            feed("https://pkgs.dev.azure.com/contosoevil/_packaging/f/pypi/simple/"), settings
+        configured(AccessTokenSource, settings).get_token(
+            request(feed("https://pkgs.dev.azure.com/contosoevil/_packaging/f/pypi/simple/"))
         )
 
 
 def test_not_set() -> None:
     """Neither variable set: both sources are unavailable."""
     with pytest.raises(SourceUnavailable):
-        ExternalFeedEndpointsSource().get_token(feed(), config())
+        configured(ExternalFeedEndpointsSource, config()).get_token(request(feed()))
     with pytest.raises(SourceUnavailable):
-        AccessTokenSource().get_token(feed(), config())
+        configured(AccessTokenSource, config()).get_token(request(feed()))
 
 
 def test_dot_segments_are_scoped_to_the_feed_requested() -> None:
@@ -125,11 +125,11 @@ def test_dot_segments_are_scoped_to_the_feed_requested() -> None:
     sneaky = feed("https://pkgs.dev.azure.com/contoso/_packaging/feedA/../feedB/pypi/simple/")
     assert sneaky.name == "feedB"
     with pytest.raises(SourceUnavailable):
-        ExternalFeedEndpointsSource().get_token(sneaky, settings)
+        configured(ExternalFeedEndpointsSource, settings).get_token(request(sneaky))
     with pytest.raises(SourceUnavailable):
-        AccessTokenSource().get_token(sneaky, settings)
+        configured(AccessTokenSource, settings).get_token(request(sneaky))
     prefixed = config(
         VSS_NUGET_ACCESSTOKEN="job",
         VSS_NUGET_URI_PREFIXES="https://pkgs.dev.azure.com/contoso/_packaging/feedA/../feedB/",
     )
-    assert AccessTokenSource().get_token(sneaky, prefixed).secret == "job"
+    assert configured(AccessTokenSource, prefixed).get_token(request(sneaky)).secret == "job"

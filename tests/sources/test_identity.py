@@ -9,17 +9,16 @@ import pytest
 
 from keyring_ado.errors import SourceFailed, SourceUnavailable
 from keyring_ado.settings import Settings
-from keyring_ado.sources.identity import (
-    GitHubOidcSource,
-    PipelinesOidcSource,
-    ServicePrincipalSource,
-    WorkloadIdentitySource,
-)
+from keyring_ado.sources.base import Source
+from keyring_ado.sources.github_oidc import GitHubOidcSource
+from keyring_ado.sources.pipelines_oidc import PipelinesOidcSource
+from keyring_ado.sources.service_principal import ServicePrincipalSource
+from keyring_ado.sources.workload_identity import WorkloadIdentitySource
 from keyring_ado.token import Kind
 from tests.conftest import FOREIGN_TOKEN_HOSTS, AdoWorld
 from tests.fakes import entra
 from tests.fakes.artifacts import TENANT
-from tests.helpers import feed, leaked
+from tests.helpers import configured, leaked, request
 
 #: The rest of an Azure Pipelines job's SYSTEM_OIDCREQUESTURI, after the organisation (or project).
 OIDC_PATH = "_apis/distributedtask/hubs/build/plans/p/jobs/j/oidctoken"
@@ -37,13 +36,13 @@ def test_service_principal_secret(routed: AdoWorld, monkeypatch: pytest.MonkeyPa
     """AZURE_CLIENT_ID/TENANT_ID/CLIENT_SECRET: a client-credentials token the feed accepts."""
     client_id, secret = routed.entra.add_secret_client()
     settings = current(monkeypatch, AZURE_CLIENT_ID=client_id, AZURE_TENANT_ID=TENANT, AZURE_CLIENT_SECRET=secret)
-    source = ServicePrincipalSource()
-    identity = source.identity(feed(), settings)
+    source = configured(ServicePrincipalSource, settings)
+    identity = source.identity(request())
     assert (identity.source, identity.ci) == ("sp", True)
     assert client_id in identity.parts
     assert secret in identity.parts, "the secret identifies the credential (it is only ever hashed)"
     assert not leaked(secret, repr(identity))
-    token = source.get_token(feed(), settings)
+    token = source.get_token(request())
     assert (token.kind, token.source) == (Kind.ENTRA, "service principal")
     assert routed.entra.valid_for(token.secret, TENANT)
     assert entra.claims_of(token.secret)["appid"] == client_id
@@ -55,7 +54,7 @@ def test_service_principal_wrong_secret(routed: AdoWorld, monkeypatch: pytest.Mo
     wrong = "Wr0ng-secret-value-that-is-long-enough"
     settings = current(monkeypatch, AZURE_CLIENT_ID=client_id, AZURE_TENANT_ID=TENANT, AZURE_CLIENT_SECRET=wrong)
     with pytest.raises(SourceFailed, match="AADSTS7000215") as caught:
-        ServicePrincipalSource().get_token(feed(), settings)
+        configured(ServicePrincipalSource, settings).get_token(request())
     assert not leaked(wrong, str(caught.value))
 
 
@@ -71,11 +70,11 @@ def test_service_principal_certificate(routed: AdoWorld, monkeypatch: pytest.Mon
     settings = current(
         monkeypatch, AZURE_CLIENT_ID=client_id, AZURE_TENANT_ID=TENANT, AZURE_CLIENT_CERTIFICATE_PATH=str(pem)
     )
-    token = ServicePrincipalSource().get_token(feed(), settings)
+    token = configured(ServicePrincipalSource, settings).get_token(request())
     assert routed.entra.valid_for(token.secret, TENANT)
     pem.write_text("not a certificate")
     with pytest.raises(SourceFailed, match="cannot use AZURE_CLIENT_CERTIFICATE_PATH"):
-        ServicePrincipalSource().get_token(feed(), settings)
+        configured(ServicePrincipalSource, settings).get_token(request())
 
 
 def test_workload_identity_file(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -86,11 +85,11 @@ def test_workload_identity_file(routed: AdoWorld, monkeypatch: pytest.MonkeyPatc
     settings = current(
         monkeypatch, AZURE_CLIENT_ID=client_id, AZURE_TENANT_ID=TENANT, AZURE_FEDERATED_TOKEN_FILE=str(token_file)
     )
-    token = WorkloadIdentitySource().get_token(feed(), settings)
+    token = configured(WorkloadIdentitySource, settings).get_token(request())
     assert routed.entra.valid_for(token.secret, TENANT)
     token_file.unlink()
     with pytest.raises(SourceFailed, match="cannot read AZURE_FEDERATED_TOKEN_FILE"):
-        WorkloadIdentitySource().get_token(feed(), settings)
+        configured(WorkloadIdentitySource, settings).get_token(request())
 
 
 def test_github_oidc_fresh_assertion_each_time(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -105,7 +104,7 @@ def test_github_oidc_fresh_assertion_each_time(routed: AdoWorld, monkeypatch: py
     )
     routed.state.reset_log()
     for _ in range(2):
-        token = GitHubOidcSource().get_token(feed(), settings)
+        token = configured(GitHubOidcSource, settings).get_token(request())
         assert routed.entra.valid_for(token.secret, TENANT)
     asked = routed.state.received(entra.GITHUB_HOST)
     assert len(asked) == 2
@@ -124,7 +123,7 @@ def test_github_oidc_bad_request_token(routed: AdoWorld, monkeypatch: pytest.Mon
         ACTIONS_ID_TOKEN_REQUEST_TOKEN=bad,
     )
     with pytest.raises(SourceFailed, match="answered 401") as caught:
-        GitHubOidcSource().get_token(feed(), settings)
+        configured(GitHubOidcSource, settings).get_token(request())
     assert not leaked(bad, str(caught.value))
 
 
@@ -140,21 +139,19 @@ def test_pipelines_service_connection(routed: AdoWorld, monkeypatch: pytest.Monk
         AZURESUBSCRIPTION_TENANT_ID=TENANT,
         SYSTEM_ACCESSTOKEN=routed.entra.pipelines_job_token,
     )
-    token = PipelinesOidcSource().get_token(feed(), settings)
+    token = configured(PipelinesOidcSource, settings).get_token(request())
     assert routed.entra.valid_for(token.secret, TENANT)
     posted = routed.state.received(entra.PIPELINES_HOST)[-1]
     assert posted.method == "POST"
     assert "serviceConnectionId=3c1f9b0e-0000-4000-8000-000000000001" in posted.path
 
 
-def refused_before_any_request(
-    routed: AdoWorld, source: GitHubOidcSource | PipelinesOidcSource, settings: Settings
-) -> str:
+def refused_before_any_request(routed: AdoWorld, source: GitHubOidcSource | PipelinesOidcSource) -> str:
     """The one line *source* fails with, having sent nothing anywhere (no fake was asked, the proxy saw no CONNECT)."""
     routed.state.reset_log()
     connects = len(routed.proxy.connects)
     with pytest.raises(SourceFailed) as caught:
-        source.get_token(feed(), settings)
+        source.get_token(request())
     assert nothing_sent(routed, connects)
     return str(caught.value)
 
@@ -194,7 +191,7 @@ def test_github_request_token_goes_only_to_githubs_token_service(
         ACTIONS_ID_TOKEN_REQUEST_TOKEN=routed.entra.github_request_token,
         **({"GITHUB_SERVER_URL": server} if server else {}),
     )
-    said = refused_before_any_request(routed, GitHubOidcSource(), settings)
+    said = refused_before_any_request(routed, configured(GitHubOidcSource, settings))
     assert said.startswith("ACTIONS_ID_TOKEN_REQUEST_URL (")
     assert "is not an https URL on GitHub's token service (*.actions.githubusercontent.com" in said
     assert "so ACTIONS_ID_TOKEN_REQUEST_TOKEN was not sent" in said
@@ -230,7 +227,7 @@ def test_githubs_token_service_hosts_are_accepted(
         ACTIONS_ID_TOKEN_REQUEST_TOKEN="t",
         **({"GITHUB_SERVER_URL": server} if server else {}),
     )
-    assert GitHubOidcSource().identity(feed(), settings).source == "gh"
+    assert configured(GitHubOidcSource, settings).identity(request()).source == "gh"
 
 
 def pipelines_job(monkeypatch: pytest.MonkeyPatch, world: AdoWorld, uri: str, collection: str | None) -> Settings:
@@ -266,7 +263,7 @@ def test_job_token_goes_only_to_the_jobs_organisation(
     in the organisation of SYSTEM_COLLECTIONURI gets it; anything else is one line and no request
     (issue 14, item 7)."""
     settings = pipelines_job(monkeypatch, routed, uri, "https://dev.azure.com/contoso/")
-    said = refused_before_any_request(routed, PipelinesOidcSource(), settings)
+    said = refused_before_any_request(routed, configured(PipelinesOidcSource, settings))
     assert said.startswith("SYSTEM_OIDCREQUESTURI (")
     assert "is not an https URL of the organisation contoso (dev.azure.com/contoso/" in said
     assert "so SYSTEM_ACCESSTOKEN was not sent" in said
@@ -283,9 +280,9 @@ def test_job_token_not_sent_without_the_jobs_organisation(
     routed.state.reset_log()
     connects = len(routed.proxy.connects)
     with pytest.raises(SourceFailed, match=r"^SYSTEM_OIDCREQUESTURI cannot be checked: SYSTEM_COLLECTIONURI is"):
-        PipelinesOidcSource().identity(feed(), settings)
+        configured(PipelinesOidcSource, settings).identity(request())
     with pytest.raises(SourceFailed, match="so SYSTEM_ACCESSTOKEN was not sent"):
-        PipelinesOidcSource().get_token(feed(), settings)
+        configured(PipelinesOidcSource, settings).get_token(request())
     assert nothing_sent(routed, connects)
 
 
@@ -311,7 +308,7 @@ def test_the_jobs_organisation_is_accepted_in_each_spelling(
     """dev.azure.com/{org} and {org}.visualstudio.com, either way round, and classic release
     pipelines' vsrm hosts, pass the check."""
     settings = pipelines_job(monkeypatch, routed, uri, collection)
-    assert PipelinesOidcSource().identity(feed(), settings).source == "sc"
+    assert configured(PipelinesOidcSource, settings).identity(request()).source == "sc"
 
 
 def test_entra_outage_is_failed_and_bounded(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -321,7 +318,7 @@ def test_entra_outage_is_failed_and_bounded(routed: AdoWorld, monkeypatch: pytes
     settings = current(monkeypatch, AZURE_CLIENT_ID=client_id, AZURE_TENANT_ID=TENANT, AZURE_CLIENT_SECRET=secret)
     try:
         with pytest.raises(SourceFailed, match="Entra ID refused the token request"):
-            ServicePrincipalSource().get_token(feed(), settings)
+            configured(ServicePrincipalSource, settings).get_token(request())
         assert routed.entra.failing >= 3, "at most one retry"
     finally:
         routed.entra.failing = 0
@@ -338,28 +335,28 @@ def test_entra_unreachable_says_so(routed: AdoWorld, monkeypatch: pytest.MonkeyP
         AZURE_AUTHORITY_HOST="https://login.unrouted.test",  # the proxy refuses to connect there
     )
     with pytest.raises(SourceFailed, match=r"^could not reach Entra ID: .*403.*check the network") as caught:
-        ServicePrincipalSource().get_token(feed(), settings)
+        configured(ServicePrincipalSource, settings).get_token(request())
     assert not leaked(secret, str(caught.value))
 
 
 @pytest.mark.parametrize(
-    ("source", "environ", "reason"),
+    ("kind", "environ", "reason"),
     [
-        (ServicePrincipalSource(), {}, "AZURE_CLIENT_ID is not set"),
-        (ServicePrincipalSource(), {"AZURE_CLIENT_ID": "c", "AZURE_TENANT_ID": "t"}, "neither AZURE_CLIENT_SECRET"),
-        (WorkloadIdentitySource(), {"AZURE_CLIENT_ID": "c"}, "AZURE_FEDERATED_TOKEN_FILE is not set"),
-        (GitHubOidcSource(), {"AZURE_CLIENT_ID": "c", "AZURE_TENANT_ID": "t"}, "id-token: write"),
-        (PipelinesOidcSource(), {}, "not an Azure Pipelines job"),
-        (PipelinesOidcSource(), {"SYSTEM_OIDCREQUESTURI": "https://x/"}, "no service connection id"),
+        (ServicePrincipalSource, {}, "AZURE_CLIENT_ID is not set"),
+        (ServicePrincipalSource, {"AZURE_CLIENT_ID": "c", "AZURE_TENANT_ID": "t"}, "neither AZURE_CLIENT_SECRET"),
+        (WorkloadIdentitySource, {"AZURE_CLIENT_ID": "c"}, "AZURE_FEDERATED_TOKEN_FILE is not set"),
+        (GitHubOidcSource, {"AZURE_CLIENT_ID": "c", "AZURE_TENANT_ID": "t"}, "id-token: write"),
+        (PipelinesOidcSource, {}, "not an Azure Pipelines job"),
+        (PipelinesOidcSource, {"SYSTEM_OIDCREQUESTURI": "https://x/"}, "no service connection id"),
     ],
 )
 def test_unavailable_without_variables(
-    source: object, environ: dict[str, str], reason: str, monkeypatch: pytest.MonkeyPatch
+    kind: type[Source], environ: dict[str, str], reason: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each identity source says which variable is missing, at no cost."""
     settings = current(monkeypatch, **environ)
     with pytest.raises(SourceUnavailable, match=reason):
-        source.identity(feed(), settings)  # type: ignore[attr-defined]
+        configured(kind, settings).identity(request())
 
 
 def test_entra_garbage_is_failed(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -369,7 +366,7 @@ def test_entra_garbage_is_failed(routed: AdoWorld, monkeypatch: pytest.MonkeyPat
     settings = current(monkeypatch, AZURE_CLIENT_ID=client_id, AZURE_TENANT_ID=TENANT, AZURE_CLIENT_SECRET=secret)
     try:
         with pytest.raises(SourceFailed, match=r"^Entra ID refused the token request") as caught:
-            ServicePrincipalSource().get_token(feed(), settings)
+            configured(ServicePrincipalSource, settings).get_token(request())
     finally:
         routed.entra.garbage = 0
     assert not leaked(secret, str(caught.value))

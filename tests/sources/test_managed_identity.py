@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from keyring_ado.sources.managed_identity import ManagedIdentitySource
 from tests.conftest import AdoWorld
 from tests.fakes import imds
 from tests.fakes.artifacts import TENANT
-from tests.helpers import feed
+from tests.helpers import configured, request
 
 
 @pytest.fixture
@@ -29,7 +28,7 @@ def fake_imds(ado_world: AdoWorld) -> Iterator[imds._Server]:
 def test_not_asked_unless_announced() -> None:
     """No hosting variables and no opt-in: unavailable, and no request anywhere."""
     with pytest.raises(SourceUnavailable, match="KEYRING_ADO_MANAGED_IDENTITY=1"):
-        ManagedIdentitySource().identity(feed(), Settings.from_environ({}))
+        configured(ManagedIdentitySource, Settings.from_environ({})).identity(request())
 
 
 @pytest.mark.parametrize(
@@ -47,7 +46,7 @@ def test_not_asked_unless_announced() -> None:
 )
 def test_detection(environ: dict[str, str], expected: str | None) -> None:
     """Hosting environments announce themselves; the switch can name a user-assigned identity."""
-    assert Settings.from_environ(environ).managed_identity == expected
+    assert Settings.from_environ(environ).managed_identity.identity == expected
 
 
 def test_imds_token_through_no_proxy(
@@ -57,7 +56,7 @@ def test_imds_token_through_no_proxy(
     monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", f"http://127.0.0.1:{fake_imds.server_address[1]}")
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     monkeypatch.setenv("KEYRING_ADO_MANAGED_IDENTITY", "5f1a8c2e-0000-4000-8000-000000000002")
-    token = ManagedIdentitySource().get_token(feed(), Settings.from_environ(os.environ))
+    token = configured(ManagedIdentitySource).get_token(request())
     assert routed.entra.valid_for(token.secret, TENANT)
     call = fake_imds.calls[-1]
     assert call["resource"] == "499b84ac-1321-427f-aa17-267ca6975798"
@@ -73,7 +72,7 @@ def test_silent_endpoint_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     started = time.monotonic()
     try:
         with pytest.raises((SourceFailed, SourceUnavailable)):
-            ManagedIdentitySource().get_token(feed(), Settings.from_environ(os.environ))
+            configured(ManagedIdentitySource).get_token(request())
     finally:
         listener.close()
     assert time.monotonic() - started < 10
@@ -83,7 +82,7 @@ def test_app_service_identity(routed: AdoWorld, fake_imds: imds._Server, monkeyp
     """App Service / Functions announce IDENTITY_ENDPOINT + IDENTITY_HEADER: used with no opt-in."""
     monkeypatch.setenv("IDENTITY_ENDPOINT", f"http://127.0.0.1:{fake_imds.server_address[1]}/msi/token")
     monkeypatch.setenv("IDENTITY_HEADER", "app-service-header")
-    token = ManagedIdentitySource().get_token(feed(), Settings.from_environ(os.environ))
+    token = configured(ManagedIdentitySource).get_token(request())
     assert routed.entra.valid_for(token.secret, TENANT)
     assert fake_imds.calls[-1]["path"] == "/msi/token"
 
@@ -95,7 +94,7 @@ def test_the_fake_app_service_refuses_a_wrong_header(
     monkeypatch.setenv("IDENTITY_ENDPOINT", f"http://127.0.0.1:{fake_imds.server_address[1]}/msi/token")
     monkeypatch.setenv("IDENTITY_HEADER", "wrong-header")
     with pytest.raises((SourceFailed, SourceUnavailable)):
-        ManagedIdentitySource().get_token(feed(), Settings.from_environ(os.environ))
+        configured(ManagedIdentitySource).get_token(request())
     assert fake_imds.calls, "the endpoint was asked"
     assert fake_imds.calls[-1]["api-version"] == imds.APP_SERVICE_API_VERSION
     assert fake_imds.calls[-1]["resource"] == "499b84ac-1321-427f-aa17-267ca6975798"
@@ -146,7 +145,7 @@ def test_the_identity_secret_never_goes_over_plain_http_off_the_machine(
     monkeypatch.setenv("MSI_SECRET", canary)
     monkeypatch.setenv("KEYRING_ADO_MANAGED_IDENTITY", "1")
     with pytest.raises(SourceFailed) as caught:
-        ManagedIdentitySource().get_token(feed(), Settings.from_environ(os.environ))
+        configured(ManagedIdentitySource).get_token(request())
     assert no_connections == []
     said = str(caught.value)
     assert said.startswith(f"{name} is plain http to ")
@@ -173,7 +172,7 @@ def test_an_endpoint_read_two_ways_is_refused(
     monkeypatch.setenv("IDENTITY_ENDPOINT", value)
     monkeypatch.setenv("IDENTITY_HEADER", "h")
     with pytest.raises(SourceFailed, match=r"^IDENTITY_ENDPOINT is not an http or https URL that keyring-ado can read"):
-        ManagedIdentitySource().get_token(feed(), Settings.from_environ(os.environ))
+        configured(ManagedIdentitySource).get_token(request())
     assert no_connections == []
 
 
@@ -193,7 +192,7 @@ def test_an_endpoint_read_two_ways_is_refused(
 def test_the_platforms_endpoints_are_accepted(value: str) -> None:
     """Where the platforms put their endpoints (loopback, link-local, localhost, or https) passes."""
     settings = Settings.from_environ({"IDENTITY_ENDPOINT": value, "IDENTITY_HEADER": "h", "IMDS_ENDPOINT": value})
-    assert ManagedIdentitySource().identity(feed(), settings).source == "mi"
+    assert configured(ManagedIdentitySource, settings).identity(request()).source == "mi"
 
 
 def test_a_refused_endpoint_is_one_warning_and_no_request(

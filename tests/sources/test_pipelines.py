@@ -7,18 +7,18 @@ import pytest
 from keyring_ado.errors import SourceUnavailable
 from keyring_ado.sources.pipelines import AzurePipelinesSource
 from keyring_ado.token import Kind
-from tests.helpers import config, feed
+from tests.helpers import config, configured, feed, request
 
 PIPELINE = {"TF_BUILD": "True", "SYSTEM_COLLECTIONURI": "https://dev.azure.com/contoso/", "SYSTEM_ACCESSTOKEN": "job"}
 
 
 def test_same_organisation() -> None:
     """In a job of contoso, contoso's feeds (either host form) get the job token."""
-    source = AzurePipelinesSource()
-    token = source.get_token(feed(), config(**PIPELINE))
+    source = configured(AzurePipelinesSource, config(**PIPELINE))
+    token = source.get_token(request(feed()))
     assert (token.secret, token.kind, token.source) == ("job", Kind.JOB, "SYSTEM_ACCESSTOKEN")
     legacy = feed("https://contoso.pkgs.visualstudio.com/_packaging/f/pypi/simple/")
-    assert source.get_token(legacy, config(**PIPELINE)).secret == "job"
+    assert source.get_token(request(legacy)).secret == "job"
 
 
 @pytest.mark.parametrize(
@@ -36,13 +36,13 @@ def test_same_organisation() -> None:
 def test_never_another_organisation(environ: dict[str, str], reason: str) -> None:
     """Another org, no TF_BUILD, an unmapped token or no collection URI: unavailable, with why."""
     with pytest.raises(SourceUnavailable, match=reason):
-        AzurePipelinesSource().get_token(feed(), config(**environ))
+        configured(AzurePipelinesSource, config(**environ)).get_token(request(feed()))
 
 
 def test_bare_host_gets_nothing() -> None:
     """pkgs.dev.azure.com alone names no organisation: the job token is not guessed onto it."""
     with pytest.raises(SourceUnavailable, match="names no organisation"):
-        AzurePipelinesSource().get_token(feed("pkgs.dev.azure.com"), config(**PIPELINE))
+        configured(AzurePipelinesSource, config(**PIPELINE)).get_token(request(feed("pkgs.dev.azure.com")))
 
 
 def test_dot_segments_do_not_carry_the_job_token_to_another_organisation() -> None:
@@ -51,7 +51,7 @@ def test_dot_segments_do_not_carry_the_job_token_to_another_organisation() -> No
 
     url = "https://pkgs.dev.azure.com/contoso/_packaging/../../attacker/_packaging/feed/pypi/simple/"
     with pytest.raises(SourceUnavailable, match="belongs to contoso, not attacker"):
-        AzurePipelinesSource().get_token(feed(url), config(**PIPELINE))
+        configured(AzurePipelinesSource, config(**PIPELINE)).get_token(request(feed(url)))
     import os
 
     os.environ.update(PIPELINE)

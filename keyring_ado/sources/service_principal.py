@@ -1,0 +1,82 @@
+"""A service principal, through azure-identity: ``AZURE_CLIENT_ID`` + ``AZURE_TENANT_ID`` with
+``AZURE_CLIENT_SECRET`` or ``AZURE_CLIENT_CERTIFICATE_PATH``.
+
+Unavailable, at no cost, unless those variables are set; azure-identity is imported only then.
+Every request has a timeout and at most one retry.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .. import variables as names
+from .._redact import first_line
+from ..errors import SourceFailed, SourceUnavailable
+from ._entra import application, application_identity, exchange_token, file_digest, options, regular_file
+from .base import Source
+
+if TYPE_CHECKING:
+    from ..token import Token
+    from .base import Identity, Request
+
+
+class ServicePrincipalSource(Source):
+    """A service principal's secret or certificate from the Azure SDK's variables."""
+
+    name = "service principal"
+
+    def __init__(
+        self,
+        *,
+        client_id: str | None = None,
+        tenant_id: str | None = None,
+        client_secret: str | None = None,
+        certificate_path: str | None = None,
+        certificate_password: str | None = None,
+        authority_host: str | None = None,
+        ca_bundle: str | None = None,
+        secrets: tuple[str, ...] = (),
+    ) -> None:
+        self.client_id, self.tenant_id, self.client_secret = client_id, tenant_id, client_secret
+        self.certificate_path, self.certificate_password = certificate_path, certificate_password
+        self.authority_host, self.ca_bundle, self.secrets = authority_host, ca_bundle, secrets
+
+    def identity(self, request: Request) -> Identity:
+        client_id, tenant_id = application(self.client_id, self.tenant_id, self.name)
+        if self.client_secret:
+            proof: tuple[str, ...] = ("secret", self.client_secret)
+        elif self.certificate_path:
+            path = self.certificate_path
+            proof = ("certificate", path, file_digest(path), self.certificate_password or "")
+        else:
+            raise SourceUnavailable(f"neither {names.CLIENT_SECRET} nor {names.CLIENT_CERTIFICATE_PATH} is set")
+        return application_identity("sp", self.authority_host, tenant_id, client_id, *proof)
+
+    def get_token(self, request: Request) -> Token:
+        self.identity(request)
+        client_id, tenant_id = application(self.client_id, self.tenant_id, self.name)
+        import azure.identity  # noqa: PLC0415 - 0.2 s, only when configured
+
+        configured = options(self.authority_host, self.ca_bundle)
+        if self.client_secret:
+            credential: Any = azure.identity.ClientSecretCredential(
+                tenant_id, client_id, self.client_secret, **configured
+            )
+            return self._exchange(credential)
+        try:
+            regular_file(self.certificate_path or "")
+            credential = azure.identity.CertificateCredential(
+                tenant_id, client_id, self.certificate_path, password=self.certificate_password, **configured
+            )
+        except (OSError, ValueError, TypeError) as exc:
+            reason = (
+                exc.strerror if isinstance(exc, OSError) and exc.strerror else first_line(str(exc), prefer="AADSTS")
+            )
+            raise SourceFailed(
+                f"cannot use {names.CLIENT_CERTIFICATE_PATH} ({self.certificate_path}): {reason}; "
+                "it must be a PEM or PKCS12 file holding the certificate and its RSA private key"
+            ) from None
+        return self._exchange(credential)
+
+    def _exchange(self, credential: Any) -> Token:  # noqa: ANN401 - an azure-identity credential
+        return exchange_token(credential, self.name, authority_host=self.authority_host, secrets=self.secrets)

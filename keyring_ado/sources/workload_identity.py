@@ -1,0 +1,74 @@
+"""Workload identity: a federated token from ``AZURE_FEDERATED_TOKEN_FILE`` (Kubernetes workload
+identity and the like), re-read for every exchange, with ``AZURE_CLIENT_ID`` + ``AZURE_TENANT_ID``.
+
+Unavailable, at no cost, unless those variables are set; azure-identity is imported only then.
+Every request has a timeout and at most one retry.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .. import variables as names
+from ..errors import SourceFailed, SourceUnavailable
+from ._entra import application, application_identity, assertion_exchange, file_digest, regular_file
+from .base import Source
+
+if TYPE_CHECKING:
+    from ..token import Token
+    from .base import Identity, Request
+
+
+class WorkloadIdentitySource(Source):
+    """A federated token from a file (AKS workload identity and the like)."""
+
+    name = "workload identity"
+
+    def __init__(
+        self,
+        *,
+        client_id: str | None = None,
+        tenant_id: str | None = None,
+        token_file: str | None = None,
+        authority_host: str | None = None,
+        ca_bundle: str | None = None,
+        secrets: tuple[str, ...] = (),
+    ) -> None:
+        self.client_id, self.tenant_id, self.token_file = client_id, tenant_id, token_file
+        self.authority_host, self.ca_bundle, self.secrets = authority_host, ca_bundle, secrets
+
+    def identity(self, request: Request) -> Identity:
+        path = self.token_file
+        if not path:
+            raise SourceUnavailable(f"{names.FEDERATED_TOKEN_FILE} is not set")
+        client_id, tenant_id = application(self.client_id, self.tenant_id, self.name)
+        found = application_identity("wi", self.authority_host, tenant_id, client_id, path, file_digest(path))
+        return found._replace(files=(path,))
+
+    def get_token(self, request: Request) -> Token:
+        self.identity(request)
+        client_id, tenant_id = application(self.client_id, self.tenant_id, self.name)
+        path = Path(self.token_file or "")
+
+        def assertion() -> str:
+            try:
+                text = regular_file(str(path)).decode("utf-8", "replace").strip()
+            except OSError as exc:
+                raise SourceFailed(
+                    f"cannot read {names.FEDERATED_TOKEN_FILE} ({path}): {exc.strerror or exc}; "
+                    "check the pod's service account token projection"
+                ) from None
+            if not text:
+                raise SourceFailed(f"{names.FEDERATED_TOKEN_FILE} ({path}) is empty")
+            return text
+
+        return assertion_exchange(
+            assertion,
+            self.name,
+            client_id=client_id,
+            tenant_id=tenant_id,
+            authority_host=self.authority_host,
+            ca_bundle=self.ca_bundle,
+            secrets=self.secrets,
+        )
