@@ -7,6 +7,7 @@ import ssl
 import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, NamedTuple
+from urllib.parse import urlsplit
 
 from . import _deadline
 
@@ -53,8 +54,6 @@ def request(
         except urllib.error.HTTPError as error:
             with error:
                 return Answer(error.code, error.headers, error.read(1 << 20) if read_body else b"")
-
-    from urllib.parse import urlsplit  # noqa: PLC0415
 
     return _deadline.call(send, timeout, f"https://{urlsplit(url).hostname}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import selectors
 import signal
 import subprocess
 import sys
@@ -92,8 +93,6 @@ def _keep(buffer: bytearray, chunk: bytes) -> None:
 
 def _drain_posix(kept: dict[IO[bytes] | None, bytearray], deadline: float) -> bool:
     """Read both pipes until they close (True) or the deadline passes (False)."""
-    import selectors  # noqa: PLC0415 - only when a program runs
-
     with selectors.DefaultSelector() as selector:
         for stream in kept:
             if stream is not None:

@@ -19,7 +19,16 @@ from typing import Any
 from ._jsonfile import read_unlinked, replace_atomically, special_file
 from ._path import absolute_entry
 from ._pip_conf import ConfigError, merge_pip, newline_of, would_break
+from .feeds import request_url
 from .settings import home_directory
+
+if sys.version_info >= (3, 11):
+    import tomllib as _TOML
+else:
+    try:
+        import tomli as _TOML  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        _TOML = None
 
 __all__ = ["ConfigError", "advice", "config_path", "index_url", "snippet", "write"]
 
@@ -28,8 +37,6 @@ INDEX_NAME = "ado"
 
 def index_url(url: str) -> str:
     """The feed's ``.../pypi/simple/`` URL, without user info, whatever URL of the feed was given."""
-    from .feeds import request_url  # noqa: PLC0415
-
     clean = request_url(url) or url
     base, marker, _ = clean.partition("/pypi/")
     return f"{base}/pypi/simple/" if marker else f"{clean.rstrip('/')}/"
@@ -246,15 +253,8 @@ def _check_toml(text: str, path: Path, by_hand: str, *, merged: bool = False) ->
 
 
 def _toml_parser() -> Any:  # noqa: ANN401 - tomllib, or the same module as tomli
-    if sys.version_info >= (3, 11):
-        import tomllib  # noqa: PLC0415
-
-        return tomllib
-    try:
-        import tomli  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415
-    except ImportError:
-        return None
-    return tomli
+    """tomllib, or on Python 3.10 the tomli backport it came from (None when that is not installed)."""
+    return _TOML
 
 
 def _uv_index(index: str, name: str = INDEX_NAME) -> str:

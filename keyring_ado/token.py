@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
+import json
 import math
 import time
 from typing import NamedTuple
@@ -53,10 +56,6 @@ class Token(NamedTuple):  # not a dataclass: this is on every Azure lookup's imp
 
 def jwt_claims(secret: str) -> dict[str, object]:
     """The claims of a JWT, read without verifying it; empty for anything else."""
-    import base64  # noqa: PLC0415 - only tokens that look like JWTs pay for this
-    import binascii  # noqa: PLC0415
-    import json  # noqa: PLC0415
-
     parts = secret.split(".")
     if len(parts) != 3 or not parts[0].startswith("eyJ"):
         return {}

@@ -8,6 +8,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .azd import AzdSource
+from .azure_cli import AzureCliSource
+from .compat import AccessTokenSource, ExternalFeedEndpointsSource
+from .env import EnvironmentSource
+from .github_oidc import GitHubOidcSource
+from .managed_identity import ManagedIdentitySource
+from .pipelines import AzurePipelinesSource
+from .pipelines_oidc import PipelinesOidcSource
+from .service_principal import ServicePrincipalSource
+from .signin import SignInSource
+from .workload_identity import WorkloadIdentitySource
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -16,18 +28,13 @@ if TYPE_CHECKING:
 
 
 def default_sources(settings: Settings) -> Iterator[Source]:
-    """The sources in the order they are asked, each configured from *settings*, the only place
-    that reads settings for them. Each module is imported when the chain gets that far, so that a
-    PAT from the environment never pays for the sign-in machinery."""
+    """The sources in the order they are asked, each configured from *settings*: the only place
+    that reads settings for them. Made one at a time, as the chain gets to each."""
     hosts, secrets, network, app = settings.server_hosts, settings.secrets, settings.network, settings.application
     host, bundle, clis = network.authority_host, network.ca_bundle, settings.clis
 
-    from .env import EnvironmentSource  # noqa: PLC0415 - each source when the chain gets that far
-
     environment = settings.environment
     yield EnvironmentSource(pat=environment.pat, token=environment.token, ext_pat=environment.ext_pat)
-
-    from .compat import AccessTokenSource, ExternalFeedEndpointsSource  # noqa: PLC0415
 
     provider = settings.provider
     yield ExternalFeedEndpointsSource(
@@ -40,12 +47,8 @@ def default_sources(settings: Settings) -> Iterator[Source]:
         server_hosts=hosts,
     )
 
-    from .pipelines import AzurePipelinesSource  # noqa: PLC0415
-
     job = settings.pipelines
     yield AzurePipelinesSource(tf_build=job.tf_build, access_token=job.access_token, collection_uri=job.collection_uri)
-
-    from .service_principal import ServicePrincipalSource  # noqa: PLC0415
 
     yield ServicePrincipalSource(
         client_id=app.client_id,
@@ -58,8 +61,6 @@ def default_sources(settings: Settings) -> Iterator[Source]:
         secrets=secrets,
     )
 
-    from .workload_identity import WorkloadIdentitySource  # noqa: PLC0415
-
     yield WorkloadIdentitySource(
         client_id=app.client_id,
         tenant_id=app.tenant_id,
@@ -68,8 +69,6 @@ def default_sources(settings: Settings) -> Iterator[Source]:
         ca_bundle=bundle,
         secrets=secrets,
     )
-
-    from .github_oidc import GitHubOidcSource  # noqa: PLC0415
 
     github = settings.github
     yield GitHubOidcSource(
@@ -83,8 +82,6 @@ def default_sources(settings: Settings) -> Iterator[Source]:
         secrets=secrets,
     )
 
-    from .pipelines_oidc import PipelinesOidcSource  # noqa: PLC0415
-
     yield PipelinesOidcSource(
         request_uri=job.oidc_request_uri,
         service_connection_id=job.service_connection_id,
@@ -97,12 +94,8 @@ def default_sources(settings: Settings) -> Iterator[Source]:
         secrets=secrets,
     )
 
-    from .managed_identity import ManagedIdentitySource  # noqa: PLC0415
-
     managed = settings.managed_identity
     yield ManagedIdentitySource(identity=managed.identity, endpoints=managed.endpoints, secrets=secrets)
-
-    from .azure_cli import AzureCliSource  # noqa: PLC0415
 
     yield AzureCliSource(
         search_path=clis.search_path,
@@ -113,17 +106,14 @@ def default_sources(settings: Settings) -> Iterator[Source]:
         secrets=secrets,
     )
 
-    from .azd import AzdSource  # noqa: PLC0415
-
     yield AzdSource(
         search_path=clis.search_path,
         pathext=clis.pathext,
         config_dir=clis.azd_config_dir,
         timeout=clis.timeout,
+        tenant=network.tenant,
         secrets=secrets,
     )
-
-    from .signin import SignInSource  # noqa: PLC0415
 
     signin = settings.signin
     yield SignInSource(

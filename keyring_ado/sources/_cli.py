@@ -4,6 +4,7 @@ fixed set of arguments, bounded by a timeout, its environment stripped of our se
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING
 
 from .. import variables as names
@@ -11,6 +12,7 @@ from .._path import which
 from .._values import is_guid
 from ..errors import SourceFailed, SourceUnavailable
 from ._entra import AZURE_DEVOPS_RESOURCE
+from .base import Source
 
 if TYPE_CHECKING:
     from .. import _process
@@ -22,6 +24,39 @@ _FIXED_ARGUMENTS = frozenset(
     {"account", "get-access-token", "--resource", "--output", "json", "--tenant", "auth", "token", "--no-prompt",
      "--scope", "--tenant-id", AZURE_DEVOPS_RESOURCE, f"{AZURE_DEVOPS_RESOURCE}/.default"}
 )  # fmt: skip
+
+
+class CliSource(Source):
+    """A source that asks a command-line tool (az, azd) for its token."""
+
+    program = ""
+    description = ""
+    """How messages name the tool: ``the Azure CLI (az)``."""
+    home_config = ""
+    """The tool's configuration directory under ``~`` when none is set: ``.azure``, ``.azd``."""
+
+    def __init__(
+        self,
+        *,
+        search_path: str = "",
+        pathext: str = "",
+        config_dir: str | None = None,
+        timeout: float = 20.0,
+        tenant: str | None = None,
+        secrets: tuple[str, ...] = (),
+    ) -> None:
+        self.search_path, self.pathext, self.timeout, self.secrets = search_path, pathext, timeout, secrets
+        self.config_dir = config_dir
+        """The configuration directory as set (``AZURE_CONFIG_DIR``, ``AZD_CONFIG_DIR``); None: the default."""
+        self.tenant = tenant
+        """``KEYRING_ADO_TENANT``: part of the identity, since it changes which tenant the tool is asked for."""
+
+    def executable(self) -> str:
+        """The tool's path; unavailable when it is not installed."""
+        return executable(self.program, self.description, self.search_path, self.pathext)
+
+    def config_directory(self) -> str:
+        return self.config_dir or os.path.expanduser(os.path.join("~", self.home_config))
 
 
 def executable(name: str, description: str, search_path: str, pathext: str) -> str:

@@ -11,9 +11,9 @@ from .._jsonfile import read_json
 from .._redact import quote_output
 from ..errors import SourceFailed, SourceUnavailable
 from ..token import Kind, Token, sane_expiry
-from ._cli import executable, run_cli
+from ._cli import CliSource, run_cli
 from ._entra import AZURE_DEVOPS_RESOURCE
-from .base import Identity, Source
+from .base import Identity
 
 if TYPE_CHECKING:
     from .base import Request
@@ -22,30 +22,19 @@ if TYPE_CHECKING:
 DESCRIPTION = "the Azure Developer CLI (azd)"
 
 
-class AzdSource(Source):
+class AzdSource(CliSource):
     """An Entra ID token from the developer's ``azd auth login``."""
 
-    name = "azd"
-
-    def __init__(
-        self,
-        *,
-        search_path: str = "",
-        pathext: str = "",
-        config_dir: str | None = None,
-        timeout: float = 20.0,
-        secrets: tuple[str, ...] = (),
-    ) -> None:
-        self.search_path, self.pathext, self.timeout, self.secrets = search_path, pathext, timeout, secrets
-        self.config_dir = config_dir
-        """``AZD_CONFIG_DIR`` as set; None for azd's default (``~/.azd``)."""
+    name = program = "azd"
+    description = DESCRIPTION
+    home_config = ".azd"
 
     def identity(self, request: Request) -> Identity | None:
         """The account azd is signed in as (``auth.account.currentUser`` in azd's config.json):
         ``azd auth login`` as someone else and ``azd auth logout`` change it. None (nothing shared)
         when the config cannot be read or names nobody."""
-        executable("azd", DESCRIPTION, self.search_path, self.pathext)
-        directory = self.config_dir or os.path.expanduser(os.path.join("~", ".azd"))
+        self.executable()
+        directory = self.config_directory()
         config = os.path.join(directory, "config.json")
         document: Any = read_json(config)
         try:
@@ -55,10 +44,10 @@ class AzdSource(Source):
         if not user:
             return None
         signed_in = json.dumps(user, sort_keys=True, default=str)
-        return Identity("azd", (os.path.abspath(directory), signed_in), files=(config,))
+        return Identity("azd", (os.path.abspath(directory), signed_in, self.tenant or ""), files=(config,))
 
     def get_token(self, request: Request) -> Token:
-        path = executable("azd", DESCRIPTION, self.search_path, self.pathext)
+        path = self.executable()
         authority = request.authority()
         argv = [
             path,

@@ -13,9 +13,9 @@ from .._jsonfile import read_json
 from .._redact import quote_output
 from ..errors import SourceFailed, SourceUnavailable
 from ..token import Kind, Token, sane_expiry
-from ._cli import executable, run_cli
+from ._cli import CliSource, run_cli
 from ._entra import AZURE_DEVOPS_RESOURCE
-from .base import Identity, Source
+from .base import Identity
 
 if TYPE_CHECKING:
     from .. import _process
@@ -27,33 +27,19 @@ DESCRIPTION = "the Azure CLI (az)"
 PROFILE = "azureProfile.json"
 
 
-class AzureCliSource(Source):
+class AzureCliSource(CliSource):
     """An Entra ID token from the user's ``az login``."""
 
-    name = "az"
-
-    def __init__(
-        self,
-        *,
-        search_path: str = "",
-        pathext: str = "",
-        config_dir: str | None = None,
-        timeout: float = 20.0,
-        tenant: str | None = None,
-        secrets: tuple[str, ...] = (),
-    ) -> None:
-        self.search_path, self.pathext, self.timeout, self.secrets = search_path, pathext, timeout, secrets
-        self.config_dir = config_dir
-        """``AZURE_CONFIG_DIR`` as set; None for az's default (``~/.azure``)."""
-        self.tenant = tenant
-        """``KEYRING_ADO_TENANT``: part of the identity, since it changes which tenant az is asked for."""
+    name = program = "az"
+    description = DESCRIPTION
+    home_config = ".azure"
 
     def identity(self, request: Request) -> Identity | None:
         """The account az is signed in as, as az's own profile records it: ``az login`` as someone
         else, ``az account set`` to another tenant and ``az logout`` each change it. None (nothing
         shared) when the profile cannot be read; unavailable when it says nobody is signed in."""
-        executable("az", DESCRIPTION, self.search_path, self.pathext)
-        directory = self.config_dir or os.path.expanduser(os.path.join("~", ".azure"))
+        self.executable()
+        directory = self.config_directory()
         profile = os.path.join(directory, PROFILE)
         account = _signed_in_account(profile)
         if account is None:
@@ -63,7 +49,7 @@ class AzureCliSource(Source):
         return Identity("az", (os.path.abspath(directory), *account, self.tenant or ""), files=(profile,))
 
     def get_token(self, request: Request) -> Token:
-        path = executable("az", DESCRIPTION, self.search_path, self.pathext)
+        path = self.executable()
         authority = request.authority()
         # The feed's own tenant (B2B guests sign in elsewhere); never the all-zero MSA marker.
         tenant = authority.tenant if authority.specific else None

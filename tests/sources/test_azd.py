@@ -71,3 +71,24 @@ def test_not_installed() -> None:
     """No azd on PATH: unavailable at once."""
     with pytest.raises(SourceUnavailable, match="azd"):
         configured(AzdSource, config()).identity(request(feed(), config()))
+
+
+def test_the_identity_is_the_signed_in_account_and_the_tenant_asked_for(fake_azd: FakeAzd, tmp_path: Path) -> None:
+    """azd's signed-in account and KEYRING_ADO_TENANT (which changes the tenant azd is asked for)
+    both identify the credential: a token azd gave for one tenant is never served for another."""
+    config_dir = tmp_path / "azd-config"
+    config_dir.mkdir()
+    (config_dir / "config.json").write_text('{"auth": {"account": {"currentUser": {"homeAccountId": "alice"}}}}')
+    search = str(fake_azd.directory)
+
+    def identity(tenant: str | None) -> object:
+        source = AzdSource(search_path=search, config_dir=str(config_dir), tenant=tenant)
+        return source.identity(request(feed()))
+
+    first = identity("72f988bf-86f1-41af-91ab-2d7cd011db47")
+    assert first is not None
+    assert identity("72f988bf-86f1-41af-91ab-2d7cd011db47") == first
+    assert identity("0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0") != first
+    assert identity(None) != first
+    (config_dir / "config.json").write_text('{"auth": {"account": {"currentUser": {"homeAccountId": "bob"}}}}')
+    assert identity("72f988bf-86f1-41af-91ab-2d7cd011db47") != first
