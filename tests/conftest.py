@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from keyring_ado import backend, variables
-from keyring_ado.sources import _interactive
+from keyring_ado.sources import _interactive, signin
 from tests.fakes import artifacts, entra, proxy
 from tests.fakes.az import FakeAz
 
@@ -127,6 +127,6 @@ def terminal(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
         def __exit__(self, *args: object) -> None:
             return None
 
-    monkeypatch.setattr(_interactive, "terminal_reachable", lambda: True)
+    monkeypatch.setattr(signin, "terminal_reachable", lambda: True)
     monkeypatch.setattr(_interactive, "_terminal", Screen)
     return screen

@@ -1,20 +1,23 @@
-"""What every source that asks Entra ID for a token shares: where Entra ID is, how azure-identity's
-credentials are configured (timeouts, one retry, the CA bundle), and how one token request is
-made, bounded in time and turned into a :class:`~keyring_ado.token.Token` or one of the two source
-errors, with every secret masked. azure-identity and azure-core are imported only when a token is
-asked for.
+"""What every source that asks Entra ID for a token shares: where Entra ID is, the *recipes* a
+source writes for the credential it wants (a client secret, a certificate, a federated assertion,
+the host's managed identity), and :func:`exchange_token`, which hands a recipe to
+:mod:`~keyring_ado.sources._azure` and turns the answer into a :class:`~keyring_ado.token.Token`
+or one of the two source errors, with every secret masked.
+
+The one deferred import of azure-identity and azure-core is here, in :func:`exchange_token`:
+nothing else in the package imports :mod:`~keyring_ado.sources._azure`, the only module that
+imports them.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import NamedTuple
 
-from .. import _deadline
 from .. import variables as names
 from .._jsonfile import read_regular
-from .._redact import first_line, redact
+from .._values import masked_repr
 from ..cache import keyed_digest
 from ..discovery import DEFAULT_AUTHORITY_HOST, TRUSTED_AUTHORITY_HOSTS
 from ..errors import SourceFailed, SourceUnavailable
@@ -29,6 +32,64 @@ READ_TIMEOUT = 15
 TOTAL_TIMEOUT = 30.0
 
 
+# Recipes: what a source wants azure-identity to build, as plain values (NamedTuples: no import
+# cost, and a repr that shows every text only as set or empty, so no secret ever shows in one).
+class ClientSecret(NamedTuple):
+    """An application that proves itself with its client secret (``AZURE_CLIENT_SECRET``)."""
+
+    tenant_id: str
+    client_id: str
+    secret: str
+
+    def __repr__(self) -> str:
+        return masked_repr(self, self._fields)
+
+
+class Certificate(NamedTuple):
+    """An application that proves itself with a certificate file (``AZURE_CLIENT_CERTIFICATE_PATH``)
+    holding its private key, opened with *password* when there is one."""
+
+    tenant_id: str
+    client_id: str
+    path: str
+    password: str | None
+
+    def __repr__(self) -> str:
+        return masked_repr(self, self._fields)
+
+
+class ClientAssertion(NamedTuple):
+    """An application that proves itself with a federated token, which *assertion* gives afresh
+    whenever azure-identity needs one."""
+
+    tenant_id: str
+    client_id: str
+    assertion: Callable[[], str]
+
+    def __repr__(self) -> str:
+        return masked_repr(self, self._fields)
+
+
+class ManagedIdentity(NamedTuple):
+    """The host's managed identity: system-assigned (*client_id* None) or user-assigned, asked with
+    these per-connection and per-read timeouts (seconds)."""
+
+    client_id: str | None
+    connect_timeout: float
+    read_timeout: float
+
+    def __repr__(self) -> str:
+        return masked_repr(self, self._fields)
+
+
+Recipe = ClientSecret | Certificate | ClientAssertion | ManagedIdentity
+
+
+class UnusableCertificate(Exception):
+    """azure-identity could not build a credential from a :class:`Certificate` (the file is not a
+    regular file, cannot be read or parsed, the password is wrong...): the reason, in one line."""
+
+
 def entra_host(authority_host: str | None) -> str:
     """The Entra ID host tokens are asked of: *authority_host* (``AZURE_AUTHORITY_HOST``: a
     sovereign cloud, or the tests' fake) or the public cloud's, without scheme or trailing slash."""
@@ -38,22 +99,6 @@ def entra_host(authority_host: str | None) -> str:
 def known_cloud(host: str) -> bool:
     """One of Microsoft's own authority hosts, which msal may ask for instance discovery."""
     return host.partition(":")[0] in TRUSTED_AUTHORITY_HOSTS
-
-
-def options(authority_host: str | None, ca_bundle: str | None) -> dict[str, Any]:
-    """Timeouts, one retry, the authority host and the CA bundle, for every azure-identity credential."""
-    host = entra_host(authority_host)
-    chosen: dict[str, Any] = {
-        "authority": host,
-        "connection_timeout": CONNECT_TIMEOUT,
-        "read_timeout": READ_TIMEOUT,
-        "retry_total": 1,
-    }
-    if not known_cloud(host):
-        chosen["disable_instance_discovery"] = True  # a sovereign cloud or a test fake
-    if ca_bundle:
-        chosen["connection_verify"] = ca_bundle
-    return chosen
 
 
 def application(client_id: str | None, tenant_id: str | None, name: str) -> tuple[str, str]:
@@ -91,78 +136,29 @@ def file_digest(path: str) -> str:
         return "unreadable"  # get_token will say why
 
 
-def assertion_exchange(
-    assertion: Callable[[], str],
+def exchange_token(
+    recipe: Recipe,
     name: str,
     *,
-    client_id: str,
-    tenant_id: str,
     authority_host: str | None,
     ca_bundle: str | None,
-    secrets: tuple[str, ...],
-) -> Token:
-    """A token for the application, proved by *assertion* (a federated token, asked for afresh by
-    azure-identity whenever it needs one)."""
-    import azure.identity  # noqa: PLC0415 - 0.2 s, only when configured
-
-    credential = azure.identity.ClientAssertionCredential(
-        tenant_id, client_id, assertion, **options(authority_host, ca_bundle)
-    )
-    return exchange_token(credential, name, authority_host=authority_host, secrets=secrets)
-
-
-def exchange_token(
-    credential: Any,  # noqa: ANN401 - any azure-identity credential
-    name: str,
-    *,
-    authority_host: str | None,
     secrets: tuple[str, ...],
     deadline: float | None = None,
     where: str | None = None,
 ) -> Token:
-    """The credential's token for Azure DevOps, within *deadline* seconds in all (azure-identity's
-    own timeouts bound each read, not the request), from *where* (Entra ID's host by default)."""
-    from azure.core.exceptions import AzureError, ServiceRequestError  # noqa: PLC0415 - only when asked
-    from azure.identity import CredentialUnavailableError  # noqa: PLC0415 - only when asked
+    """The token for Azure DevOps of the credential *recipe* describes, within *deadline* seconds
+    in all (azure-identity's own timeouts bound each read, not the request), from *where* (Entra
+    ID's host by default). :class:`UnusableCertificate` when a certificate cannot be loaded."""
+    from . import _azure  # noqa: PLC0415 - azure-identity costs 0.2 s: only when a credential is used
 
     quiet_azure_loggers()
     host = where or entra_host(authority_host)
-
-    def ask() -> Any:  # noqa: ANN401 - azure-identity's AccessToken
-        with credential:
-            return credential.get_token(SCOPE)
-
-    try:
-        access = _deadline.call(ask, TOTAL_TIMEOUT if deadline is None else deadline, host)
-    except SourceFailed:
-        raise
-    except CredentialUnavailableError as exc:
-        raise SourceUnavailable(first_line(redact(str(exc), secrets), prefer="AADSTS")) from None
-    except (AzureError, ValueError, OSError) as exc:
-        unreachable = _network_error(exc, ServiceRequestError)
-        if unreachable is not None:
-            said = first_line(redact(str(unreachable), secrets))
-            raise SourceFailed(f"could not reach Entra ID: {said}; check the network and proxy settings") from None
-        said = first_line(redact(str(exc), secrets), prefer="AADSTS")
-        raise SourceFailed(f"Entra ID refused the token request: {said}") from None
-    expires_on = sane_expiry(access.expires_on)
+    seconds = TOTAL_TIMEOUT if deadline is None else deadline
+    secret, expiry = _azure.token(recipe, authority_host, ca_bundle, seconds=seconds, where=host, secrets=secrets)
+    expires_on = sane_expiry(expiry)
     if expires_on is None:
         raise SourceFailed(f"Entra ID answered with a token whose expiry is not a real time ({host})")
-    return Token(access.token, Kind.ENTRA, source=name, expires_on=expires_on)
-
-
-def _network_error(exc: BaseException, service_request_error: type[BaseException]) -> BaseException | None:
-    """The connection failure behind *exc*, if that is what it is: azure-identity wraps msal's
-    ``requests`` errors (which are OSErrors) in ClientAuthenticationError."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, (service_request_error, OSError)):
-            return current
-        inner = getattr(current, "inner_exception", None)
-        current = inner if isinstance(inner, BaseException) else (current.__cause__ or current.__context__)
-    return None
+    return Token(secret, Kind.ENTRA, source=name, expires_on=expires_on)
 
 
 def quiet_azure_loggers() -> None:

@@ -8,21 +8,23 @@ error code of an answer posted to the loopback redirect.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import logging
 import sys
 import time
+import webbrowser
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .. import _deadline
+from .. import _deadline, _loopback
 from .._redact import first_line, redact
 from ..errors import SourceFailed
-from ..token import Kind, Token
+from . import _msal
 from ._entra import SCOPE
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from ..token import Token
 
 _log = logging.getLogger(__name__)
 #: How long starting a browser may take (``webbrowser`` waits for some browser commands to exit).
@@ -41,7 +43,7 @@ def sign_in(
     it a device code; each step has its own *timeout* (``KEYRING_ADO_SIGNIN_TIMEOUT``). *host* is the
     Entra ID host signed in at; *secrets* are masked in anything quoted from Entra."""
     if display:
-        token = _broker(app, timeout) if broker_available() else _browser(app, timeout)
+        token = _broker(app, timeout) if _msal.broker_available() else _browser(app, timeout)
         if token is not None:
             return token
     return _device_code(app, timeout, host, secrets)
@@ -50,8 +52,6 @@ def sign_in(
 def _browser(app: Any, timeout: float) -> Token | None:  # noqa: ANN401
     """A browser sign-in with a loopback redirect: the page is shown on the terminal at once, in
     case no browser opens. None (and a line saying so) when it fails or times out."""
-    from .. import _loopback  # noqa: PLC0415 - http.server: 10 ms that a remembered sign-in never needs
-
     deadline = time.monotonic() + timeout
     with _loopback.Receiver() as receiver, _terminal() as terminal:
         flow = app.initiate_auth_code_flow(
@@ -74,7 +74,7 @@ def _browser(app: Any, timeout: float) -> Token | None:  # noqa: ANN401
         except ValueError:  # msal's own checks of the response (state, nonce)
             result = {"error": "invalid_response"}
         if "access_token" in result:
-            return token_from(result, "sign-in (browser)")
+            return _msal.token_from(result, "sign-in (browser)")
         # Only Entra's error code, never its text: another local process could have written it.
         _say(terminal, f"the browser sign-in failed ({_error_code(result)}); using a device code instead")
         return None
@@ -90,8 +90,6 @@ def _error_code(result: dict[str, Any]) -> str:
 
 def _open_browser(page: str) -> bool:
     """``webbrowser.open`` with a deadline: False when no browser could be started."""
-    import webbrowser  # noqa: PLC0415 - 5 ms that a remembered sign-in never needs
-
     try:
         return bool(_deadline.call(lambda: webbrowser.open(page), BROWSER_START_TIMEOUT, "the browser"))
     except _deadline.DeadlineExceeded:
@@ -117,7 +115,7 @@ def _broker(app: Any, timeout: float) -> Token | None:  # noqa: ANN401
     except Exception as exc:
         _log.debug("keyring-ado: the broker's sign-in did not finish (%s); using a device code", type(exc).__name__)
         return None
-    return token_from(result, "sign-in (broker)") if "access_token" in result else None
+    return _msal.token_from(result, "sign-in (broker)") if "access_token" in result else None
 
 
 def _device_code(app: Any, timeout: float, host: str, secrets: tuple[str, ...]) -> Token:  # noqa: ANN401
@@ -146,7 +144,7 @@ def _device_code(app: Any, timeout: float, host: str, secrets: tuple[str, ...]) 
                 "run `keyring get URL user` again, or raise KEYRING_ADO_SIGNIN_TIMEOUT"
             )
         _say(terminal, "signed in.")
-    return token_from(result, "sign-in (device code)")
+    return _msal.token_from(result, "sign-in (device code)")
 
 
 def _interval(given: object) -> int:
@@ -197,22 +195,6 @@ def _checked_prompt(flow: dict[str, Any], host: str) -> tuple[str, str]:
     return uri, code
 
 
-def broker_available() -> bool:
-    """The Windows (WAM) or macOS broker, when the ``keyring-ado[broker]`` extra is installed.
-
-    Untested on the project's Linux machines; it only ever turns on where msal supports it."""
-    return sys.platform in {"win32", "darwin"} and importlib.util.find_spec("pymsalruntime") is not None
-
-
-def terminal_reachable() -> bool:
-    """A terminal to prompt on: ``/dev/tty``, else stderr when it is one."""
-    try:
-        with open("/dev/tty", "w"):
-            return True
-    except OSError:
-        return bool(sys.stderr and sys.stderr.isatty())
-
-
 @contextlib.contextmanager
 def _terminal() -> Iterator[IO[str]]:
     """The controlling terminal when there is one (pip hides a subprocess's stderr), else stderr."""
@@ -223,13 +205,6 @@ def _terminal() -> Iterator[IO[str]]:
         return
     with handle:
         yield handle
-
-
-def token_from(result: dict[str, Any], source: str) -> Token:
-    """The access token of msal's *result* (its lifetime kept within a week, else an hour)."""
-    given = result.get("expires_in", 3600)
-    expires_in = float(given) if isinstance(given, int | float) and 0 < given < 86400 * 7 else 3600.0
-    return Token(result["access_token"], Kind.ENTRA, source=source, expires_on=time.time() + expires_in)
 
 
 #: What Entra answers a device-code poll with while the person has not finished: keep waiting.

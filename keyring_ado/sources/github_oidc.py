@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from .. import variables as names
 from ..errors import SourceFailed, SourceUnavailable
-from ._entra import application, application_identity, assertion_exchange
+from ._entra import ClientAssertion, application, application_identity, exchange_token
 from ._oidc import fetch_assertion, https_request, shown
 from .base import Source
 
@@ -66,11 +66,13 @@ class GitHubOidcSource(Source):
         url = self.request_url or ""
         url += ("&" if "?" in url else "?") + f"audience={ASSERTION_AUDIENCE}"
         headers = {"Authorization": f"Bearer {self.request_token}", "Accept": "application/json"}
-        return assertion_exchange(
-            lambda: fetch_assertion(url, "GET", headers, "value", ca_bundle=self.ca_bundle, secrets=self.secrets),
+
+        def assertion() -> str:  # asked afresh for every exchange
+            return fetch_assertion(url, "GET", headers, "value", ca_bundle=self.ca_bundle, secrets=self.secrets)
+
+        return exchange_token(
+            ClientAssertion(tenant_id, client_id, assertion),
             self.name,
-            client_id=client_id,
-            tenant_id=tenant_id,
             authority_host=self.authority_host,
             ca_bundle=self.ca_bundle,
             secrets=self.secrets,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from .. import variables as names
 from ..errors import SourceFailed, SourceUnavailable
-from ._entra import exchange_token, quiet_azure_loggers
+from ._entra import ManagedIdentity, exchange_token
 from .base import Identity, Source
 
 if TYPE_CHECKING:
@@ -67,29 +67,12 @@ class ManagedIdentitySource(Source):
 
     def get_token(self, request: Request) -> Token:
         self.identity(request)
-        from azure.core.pipeline.transport import RequestsTransport  # noqa: PLC0415 - only when asked
-        from azure.identity import ManagedIdentityCredential  # noqa: PLC0415 - only when asked
-
-        quiet_azure_loggers()
         client_id = None if self.managed_identity == "system" else self.managed_identity
-        transport = RequestsTransport(
-            use_env_settings=False,  # no proxy from the environment: IMDS is link-local
-            connection_timeout=CONNECT_TIMEOUT,
-            read_timeout=READ_TIMEOUT,
-        )
-        credential = ManagedIdentityCredential(
-            client_id=client_id,
-            transport=transport,
-            connection_timeout=CONNECT_TIMEOUT,
-            read_timeout=READ_TIMEOUT,
-            retry_total=1,
-            retry_status=1,
-            retry_backoff_factor=0.2,
-        )
         return exchange_token(
-            credential,
+            ManagedIdentity(client_id, CONNECT_TIMEOUT, READ_TIMEOUT),
             self.name,
             authority_host=None,  # not Entra ID's host: the managed identity endpoint
+            ca_bundle=None,
             secrets=self.secrets,
             deadline=TOTAL_TIMEOUT,
             where="the managed identity endpoint",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from .. import variables as names
 from ..errors import SourceFailed, SourceUnavailable
 from ..feeds import ascii_lower, organization_of_collection
-from ._entra import application_identity, assertion_exchange
+from ._entra import ClientAssertion, application_identity, exchange_token
 from ._oidc import fetch_assertion, https_request, shown
 from .base import Source
 
@@ -79,11 +79,13 @@ class PipelinesOidcSource(Source):
             "Content-Type": "application/json",
             "X-TFS-FedAuthRedirect": "Suppress",
         }
-        return assertion_exchange(
-            lambda: fetch_assertion(url, "POST", headers, "oidcToken", ca_bundle=self.ca_bundle, secrets=self.secrets),
+
+        def assertion() -> str:  # asked afresh for every exchange
+            return fetch_assertion(url, "POST", headers, "oidcToken", ca_bundle=self.ca_bundle, secrets=self.secrets)
+
+        return exchange_token(
+            ClientAssertion(tenant_id, client_id, assertion),
             self.name,
-            client_id=client_id,
-            tenant_id=tenant_id,
             authority_host=self.authority_host,
             ca_bundle=self.ca_bundle,
             secrets=self.secrets,

@@ -7,12 +7,19 @@ Every request has a timeout and at most one retry.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import variables as names
-from .._redact import first_line
 from ..errors import SourceFailed, SourceUnavailable
-from ._entra import application, application_identity, exchange_token, file_digest, options, regular_file
+from ._entra import (
+    Certificate,
+    ClientSecret,
+    UnusableCertificate,
+    application,
+    application_identity,
+    exchange_token,
+    file_digest,
+)
 from .base import Source
 
 if TYPE_CHECKING:
@@ -55,28 +62,18 @@ class ServicePrincipalSource(Source):
     def get_token(self, request: Request) -> Token:
         self.identity(request)
         client_id, tenant_id = application(self.client_id, self.tenant_id, self.name)
-        import azure.identity  # noqa: PLC0415 - 0.2 s, only when configured
-
-        configured = options(self.authority_host, self.ca_bundle)
         if self.client_secret:
-            credential: Any = azure.identity.ClientSecretCredential(
-                tenant_id, client_id, self.client_secret, **configured
-            )
-            return self._exchange(credential)
+            return self._exchange(ClientSecret(tenant_id, client_id, self.client_secret))
+        path = self.certificate_path or ""
         try:
-            regular_file(self.certificate_path or "")
-            credential = azure.identity.CertificateCredential(
-                tenant_id, client_id, self.certificate_path, password=self.certificate_password, **configured
-            )
-        except (OSError, ValueError, TypeError) as exc:
-            reason = (
-                exc.strerror if isinstance(exc, OSError) and exc.strerror else first_line(str(exc), prefer="AADSTS")
-            )
+            return self._exchange(Certificate(tenant_id, client_id, path, self.certificate_password))
+        except UnusableCertificate as exc:
             raise SourceFailed(
-                f"cannot use {names.CLIENT_CERTIFICATE_PATH} ({self.certificate_path}): {reason}; "
+                f"cannot use {names.CLIENT_CERTIFICATE_PATH} ({self.certificate_path}): {exc}; "
                 "it must be a PEM or PKCS12 file holding the certificate and its RSA private key"
             ) from None
-        return self._exchange(credential)
 
-    def _exchange(self, credential: Any) -> Token:  # noqa: ANN401 - an azure-identity credential
-        return exchange_token(credential, self.name, authority_host=self.authority_host, secrets=self.secrets)
+    def _exchange(self, recipe: ClientSecret | Certificate) -> Token:
+        return exchange_token(
+            recipe, self.name, authority_host=self.authority_host, ca_bundle=self.ca_bundle, secrets=self.secrets
+        )

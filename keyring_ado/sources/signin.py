@@ -13,32 +13,31 @@ is there to answer.
   (180 s).
 * One prompt for many processes: the sign-in holds a lock file; whoever waited on it looks in the
   cache again before prompting.
+* Everything that needs msal is in :mod:`._msal`, imported once, when a token is really asked for:
+  ``identity()``, and a refusal decided before any storage is touched, import neither msal nor
+  requests (0.12 s).
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import stat
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .._jsonfile import JsonFile, usable_directory
+from .._jsonfile import usable_directory
 from .._redact import first_line, redact
 from ..discovery import DEFAULT_AUTHORITY_HOST
 from ..errors import SourceFailed, SourceUnavailable
 from ..settings import DEFAULT_SIGNIN_CLIENT_ID, DEFAULT_SIGNIN_TIMEOUT
-from . import _interactive
 from . import signin_storage as storage
-from ._entra import SCOPE, entra_host, known_cloud, quiet_azure_loggers
+from ._entra import entra_host
 from .base import Identity, Source
 
 if TYPE_CHECKING:
     from ..token import Token
     from .base import Request
-
-_log = logging.getLogger(__name__)
-HTTP_TIMEOUT = 15
 
 
 class SignInSource(Source):
@@ -78,27 +77,26 @@ class SignInSource(Source):
 
     def get_token(self, request: Request) -> Token:
         directory, refusal = self._directory()  # decided before any storage is touched
-        try:
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SourceFailed(
-                f"cannot create the sign-in directory {directory}: {exc.strerror or exc}; "
-                "set KEYRING_ADO_CACHE_DIR to a directory you can write"
-            ) from None
-        _private(directory)
-        for name in storage.OWN_FILES:
-            _regular_or_missing(directory / name, follow=False)  # a FIFO would block msal; a link, mislead it
-        _regular_or_missing(self.ca_bundle, follow=True)
-        cache, not_kept = storage.open_cache(directory, allow_plaintext=self.allow_unencrypted_cache)
+        _prepare(directory, self.ca_bundle)
+        from . import _msal  # noqa: PLC0415 - msal and requests cost 0.12 s: only when a token is asked for
+
+        cache, not_kept = _msal.open_cache(directory, allow_plaintext=self.allow_unencrypted_cache)
         remembered = any(True for _ in cache.search(cache.CredentialType.ACCOUNT))  # local: no request yet
         if not remembered and refusal:
             if not_kept:
                 raise SourceUnavailable(f"the remembered sign-in cannot be read ({not_kept}), and {refusal}")
             raise SourceUnavailable(f"no remembered sign-in, and {refusal}")
         try:
-            with storage.cache_lock_errors(directory):
-                return self._sign_in(
-                    request, directory, cache, remembered=remembered, not_kept=not_kept, refusal=refusal
+            with _msal.cache_lock_errors(directory):
+                host = entra_host(self.authority_host)
+                tenant = request.authority().tenant
+                app = _msal.application(self.client_id, host=host, tenant=tenant, cache=cache, ca_bundle=self.ca_bundle)
+                token = _msal.silent(app) if remembered else None
+                if token is not None:
+                    return token
+                _may_prompt(refusal, not_kept)
+                return _msal.sign_in(
+                    app, directory, timeout=self.timeout, display=self.display, host=host, secrets=self.secrets
                 )
         except (OSError, ValueError) as exc:  # requests' errors are OSErrors; msal raises ValueError
             host = self.authority_host or DEFAULT_AUTHORITY_HOST
@@ -117,53 +115,32 @@ class SignInSource(Source):
             raise SourceUnavailable(f"no remembered sign-in, and {refusal}")
         return directory, refusal
 
-    def _sign_in(
-        self,
-        request: Request,
-        directory: Path,
-        cache: object,
-        *,
-        remembered: bool,
-        not_kept: str | None,
-        refusal: str | None,
-    ) -> Token:
-        app = self._application(request.authority().tenant, cache)
-        token = _silent(app) if remembered else None
-        if token is not None:
-            return token
-        if refusal:
-            raise SourceUnavailable(f"the remembered sign-in has expired, and {refusal}")
-        if not_kept:
-            raise SourceFailed(
-                f"cannot keep a sign-in encrypted on this machine ({not_kept}); set "
-                "KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE=1 to keep it in an owner-only file instead, "
-                "or use `az login` or KEYRING_ADO_PAT"
-            )
-        # One prompt for many processes; the browser and the device code each have their own deadline.
-        with JsonFile(directory / "signin.json").locked(timeout=2 * self.timeout + 10):
-            token = _silent(app)  # another process may have signed in while we waited
-            if token is not None:
-                return token
-            host = entra_host(self.authority_host)
-            return _interactive.sign_in(
-                app, timeout=self.timeout, display=self.display, host=host, secrets=self.secrets
-            )
 
-    def _application(self, tenant: str, cache: object) -> Any:  # noqa: ANN401 - msal's own types
-        import msal  # noqa: PLC0415 - msal and requests cost 0.12 s: only when a token is asked for
+def _prepare(directory: Path, ca_bundle: str | None) -> None:
+    """The sign-in's directory made, and checked to be the user's alone; the files msal will read
+    checked to be regular files (a FIFO would block msal; a link, mislead it)."""
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SourceFailed(
+            f"cannot create the sign-in directory {directory}: {exc.strerror or exc}; "
+            "set KEYRING_ADO_CACHE_DIR to a directory you can write"
+        ) from None
+    _private(directory)
+    for name in storage.OWN_FILES:
+        _regular_or_missing(directory / name, follow=False)
+    _regular_or_missing(ca_bundle, follow=True)
 
-        quiet_azure_loggers()
-        host = entra_host(self.authority_host)
-        broker = _interactive.broker_available()
-        return msal.PublicClientApplication(
-            self.client_id,
-            enable_broker_on_windows=broker,
-            enable_broker_on_mac=broker,
-            authority=f"https://{host}/{tenant}",
-            token_cache=cache,
-            timeout=HTTP_TIMEOUT,
-            instance_discovery=known_cloud(host),
-            verify=self.ca_bundle or True,
+
+def _may_prompt(refusal: str | None, not_kept: str | None) -> None:
+    """Nothing when a person may be asked to sign in now; else why not, as the source's error."""
+    if refusal:
+        raise SourceUnavailable(f"the remembered sign-in has expired, and {refusal}")
+    if not_kept:
+        raise SourceFailed(
+            f"cannot keep a sign-in encrypted on this machine ({not_kept}); set "
+            "KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE=1 to keep it in an owner-only file instead, "
+            "or use `az login` or KEYRING_ADO_PAT"
         )
 
 
@@ -199,22 +176,6 @@ def forget(directory: Path) -> tuple[list[str], str | None]:
     return storage.forget(directory)
 
 
-def _silent(app: Any) -> Token | None:  # noqa: ANN401
-    from msal_extensions import LockError  # noqa: PLC0415 - msal-extensions only once msal is in use
-
-    for account in app.get_accounts():
-        try:
-            result = app.acquire_token_silent([SCOPE], account=account)
-        except LockError:
-            raise  # the cache's lock, not the sign-in: said as such by the caller
-        except Exception as exc:
-            _log.debug("keyring-ado: silent sign-in failed: %s", type(exc).__name__)
-            continue
-        if result and "access_token" in result:
-            return _interactive.token_from(result, "sign-in (remembered)")
-    return None
-
-
 def _why_not_interactive(source: SignInSource) -> str | None:
     if source.in_ci:
         return "this is a CI run (no one to answer a prompt)"
@@ -223,6 +184,15 @@ def _why_not_interactive(source: SignInSource) -> str | None:
             "prompts are turned off (KEYRING_ADO_NONINTERACTIVE, ARTIFACTS_KEYRING_NONINTERACTIVE_MODE, "
             "PIP_NO_INPUT, TWINE_NON_INTERACTIVE, POETRY_NO_INTERACTION or PDM_NON_INTERACTIVE)"
         )
-    if not _interactive.terminal_reachable():
+    if not terminal_reachable():
         return "no terminal to show a sign-in prompt on"
     return None
+
+
+def terminal_reachable() -> bool:
+    """A terminal to prompt on: ``/dev/tty``, else stderr when it is one."""
+    try:
+        with open("/dev/tty", "w"):
+            return True
+    except OSError:
+        return bool(sys.stderr and sys.stderr.isatty())

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from .. import variables as names
 from ..errors import SourceFailed, SourceUnavailable
-from ._entra import application, application_identity, assertion_exchange, file_digest, regular_file
+from ._entra import ClientAssertion, application, application_identity, exchange_token, file_digest, regular_file
 from .base import Source
 
 if TYPE_CHECKING:
@@ -63,11 +63,9 @@ class WorkloadIdentitySource(Source):
                 raise SourceFailed(f"{names.FEDERATED_TOKEN_FILE} ({path}) is empty")
             return text
 
-        return assertion_exchange(
-            assertion,
+        return exchange_token(
+            ClientAssertion(tenant_id, client_id, assertion),
             self.name,
-            client_id=client_id,
-            tenant_id=tenant_id,
             authority_host=self.authority_host,
             ca_bundle=self.ca_bundle,
             secrets=self.secrets,

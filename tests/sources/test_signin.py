@@ -19,7 +19,7 @@ import pytest
 from keyring_ado.discovery import Authority
 from keyring_ado.errors import SourceFailed, SourceUnavailable
 from keyring_ado.settings import DEFAULT_SIGNIN_CLIENT_ID
-from keyring_ado.sources import _interactive
+from keyring_ado.sources import _interactive, _msal, signin
 from keyring_ado.sources.base import Identity, Request
 from keyring_ado.sources.signin import SignInSource
 from tests.conftest import AdoWorld
@@ -132,7 +132,7 @@ def test_no_prompt_without_a_person(
 
 def test_no_terminal(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No /dev/tty and no terminal on stderr: unavailable."""
-    monkeypatch.setattr(_interactive, "terminal_reachable", lambda: False)
+    monkeypatch.setattr(signin, "terminal_reachable", lambda: False)
     source = configured(routed, tmp_path / "signin", allow_unencrypted_cache=True)
     with pytest.raises(SourceUnavailable, match="no terminal"):
         source.get_token(lookup())
@@ -394,7 +394,7 @@ def test_the_broker_is_never_used_without_a_display(
 ) -> None:
     """A broker installed on a machine reached over SSH: a device code, not a window nobody sees."""
     asked: list[str] = []
-    monkeypatch.setattr(_interactive, "broker_available", lambda: True)
+    monkeypatch.setattr(_msal, "broker_available", lambda: True)
     monkeypatch.setattr(_interactive, "_broker", lambda app, timeout: asked.append("broker"))
     source = from_environment(
         monkeypatch, KEYRING_ADO_ALLOW_UNENCRYPTED_CACHE="1", SSH_CONNECTION="10.0.0.1 22 10.0.0.2 22"

@@ -15,13 +15,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import msal_extensions
 import pytest
 from msal_extensions.persistence import PersistenceNotFound
 
 from keyring_ado import _jsonfile, cli
 from keyring_ado.errors import SourceFailed, SourceUnavailable
-from keyring_ado.sources import _interactive, signin, signin_storage
+from keyring_ado.sources import _interactive, _msal, signin, signin_storage
 from keyring_ado.sources.signin import SignInSource
 from tests.conftest import AdoWorld
 from tests.sources.signin_helpers import configured, lookup
@@ -78,7 +77,7 @@ class FakeSecretStore:
 @pytest.fixture
 def secret_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSecretStore]:
     store = FakeSecretStore()
-    monkeypatch.setattr(msal_extensions, "build_encrypted_persistence", store.persistence)
+    monkeypatch.setattr(_msal, "build_encrypted_persistence", store.persistence)
     yield store
     store.unlocked.set()  # let an abandoned probe thread end
 
@@ -87,10 +86,10 @@ def remembered(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch, directory: Pat
     """A sign-in made earlier (device code, at a terminal), whose access token needs refreshing now,
     and the sign-in of a lookup where prompts are turned off."""
     monkeypatch.setattr(routed.entra, "token_lifetime", 120)  # msal refreshes under five minutes left: a write
-    monkeypatch.setattr(_interactive, "terminal_reachable", lambda: True)
+    monkeypatch.setattr(signin, "terminal_reachable", lambda: True)
     monkeypatch.setattr(_interactive, "_terminal", lambda: contextlib.nullcontext(io.StringIO()))
     configured(routed, directory, allow_unencrypted_cache=True).get_token(lookup())
-    monkeypatch.setattr(_interactive, "terminal_reachable", lambda: False)
+    monkeypatch.setattr(signin, "terminal_reachable", lambda: False)
     return configured(routed, directory, allow_unencrypted_cache=True, non_interactive=True)
 
 
@@ -216,7 +215,7 @@ def test_a_plaintext_sign_in_moves_into_encrypted_storage_once_there_is_one(
     plaintext = directory / "msal-cache.json"
     assert plaintext.exists()
     store = FakeSecretStore()
-    monkeypatch.setattr(msal_extensions, "build_encrypted_persistence", store.persistence)
+    monkeypatch.setattr(_msal, "build_encrypted_persistence", store.persistence)
     terminal.truncate(0)
     token = source.get_token(lookup())
     assert token.source == "sign-in (remembered)"
@@ -277,7 +276,7 @@ def test_a_plaintext_cache_that_is_not_private_is_left_alone(secret_store: FakeS
     directory.mkdir(parents=True, mode=0o700, exist_ok=True)
     (directory / "msal-cache.json").write_text('{"RefreshToken": {}}')
     (directory / "msal-cache.json").chmod(0o644)
-    signin_storage.open_cache(directory, allow_plaintext=False)
+    _msal.open_cache(directory, allow_plaintext=False)
     assert (directory / "msal-cache.json").exists()
 
 
