@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ._entra import Entra
 from .azd import AzdSource
 from .azure_cli import AzureCliSource
 from .compat import AccessTokenSource, ExternalFeedEndpointsSource
@@ -31,7 +32,7 @@ def default_sources(settings: Settings) -> Iterator[Source]:
     """The sources in the order they are asked, each configured from *settings*: the only place
     that reads settings for them. Made one at a time, as the chain gets to each."""
     hosts, secrets, network, app = settings.server_hosts, settings.secrets, settings.network, settings.application
-    host, bundle, clis = network.authority_host, network.ca_bundle, settings.clis
+    clis, entra = settings.clis, Entra(network.authority_host, network.ca_bundle, secrets)
 
     environment = settings.environment
     yield EnvironmentSource(pat=environment.pat, token=environment.token, ext_pat=environment.ext_pat)
@@ -56,18 +57,14 @@ def default_sources(settings: Settings) -> Iterator[Source]:
         client_secret=app.client_secret,
         certificate_path=app.certificate_path,
         certificate_password=app.certificate_password,
-        authority_host=host,
-        ca_bundle=bundle,
-        secrets=secrets,
+        entra=entra,
     )
 
     yield WorkloadIdentitySource(
         client_id=app.client_id,
         tenant_id=app.tenant_id,
         token_file=app.federated_token_file,
-        authority_host=host,
-        ca_bundle=bundle,
-        secrets=secrets,
+        entra=entra,
     )
 
     github = settings.github
@@ -77,9 +74,7 @@ def default_sources(settings: Settings) -> Iterator[Source]:
         request_url=github.request_url,
         request_token=github.request_token,
         server_url=github.server_url,
-        authority_host=host,
-        ca_bundle=bundle,
-        secrets=secrets,
+        entra=entra,
     )
 
     yield PipelinesOidcSource(
@@ -89,9 +84,7 @@ def default_sources(settings: Settings) -> Iterator[Source]:
         collection_uri=job.collection_uri,
         client_id=job.client_id or app.client_id,
         tenant_id=job.tenant_id or app.tenant_id,
-        authority_host=host,
-        ca_bundle=bundle,
-        secrets=secrets,
+        entra=entra,
     )
 
     managed = settings.managed_identity
@@ -125,7 +118,5 @@ def default_sources(settings: Settings) -> Iterator[Source]:
         in_ci=settings.in_ci,
         non_interactive=settings.non_interactive,
         tenant=network.tenant,
-        authority_host=host,
-        ca_bundle=bundle,
-        secrets=secrets,
+        entra=entra,
     )

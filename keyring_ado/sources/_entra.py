@@ -85,6 +85,29 @@ class ManagedIdentity(NamedTuple):
 Recipe = ClientSecret | Certificate | ClientAssertion | ManagedIdentity
 
 
+class Entra(NamedTuple):
+    """How a source reaches Entra ID: its host (``AZURE_AUTHORITY_HOST``; None for the public
+    cloud's), the CA bundle requests are verified with, and the secrets any text quoted from it is
+    masked with."""
+
+    authority_host: str | None = None
+    ca_bundle: str | None = None
+    secrets: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        return masked_repr(self, self._fields)
+
+    @property
+    def host(self) -> str:
+        return entra_host(self.authority_host)
+
+    def exchange(self, recipe: Recipe, name: str) -> Token:
+        """:func:`exchange_token` for *recipe*, through this Entra ID."""
+        return exchange_token(
+            recipe, name, authority_host=self.authority_host, ca_bundle=self.ca_bundle, secrets=self.secrets
+        )
+
+
 class UnusableCertificate(Exception):
     """azure-identity could not build a credential from a :class:`Certificate` (the file is not a
     regular file, cannot be read or parsed, the password is wrong...): the reason, in one line."""

@@ -11,6 +11,7 @@ from .. import _http
 from .._redact import quote_output, redact
 from ..errors import SourceFailed
 from ..feeds import request_url
+from ._entra import Entra
 
 
 def https_request(url: str) -> tuple[str, list[str]] | None:
@@ -44,10 +45,10 @@ def shown(url: str, secrets: tuple[str, ...], segments: int = 0) -> str:
     return redact(f"{split.scheme}://{split.hostname}{port}{path}", secrets)
 
 
-def fetch_assertion(
-    url: str, method: str, headers: dict[str, str], field: str, *, ca_bundle: str | None, secrets: tuple[str, ...]
-) -> str:
-    """The CI platform's ID token (the assertion Entra ID exchanges), from GitHub or Azure Pipelines."""
+def fetch_assertion(url: str, method: str, headers: dict[str, str], field: str, entra: Entra) -> str:
+    """The CI platform's ID token (the assertion Entra ID exchanges), from GitHub or Azure Pipelines,
+    verified with *entra*'s CA bundle, any quoted answer masked with its secrets."""
+    ca_bundle, secrets = entra.ca_bundle, entra.secrets
     issuer = urllib.parse.urlsplit(url).hostname or url
     try:
         answer = _http.request(url, ca_bundle, method=method, headers=headers, data=b"" if method == "POST" else None)

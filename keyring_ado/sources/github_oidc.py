@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from .. import variables as names
 from ..errors import SourceFailed, SourceUnavailable
-from ._entra import ClientAssertion, application, application_identity, exchange_token
+from ._entra import ClientAssertion, Entra, application, application_identity
 from ._oidc import fetch_assertion, https_request, shown
 from .base import Source
 
@@ -41,13 +41,11 @@ class GitHubOidcSource(Source):
         request_url: str | None = None,
         request_token: str | None = None,
         server_url: str | None = None,
-        authority_host: str | None = None,
-        ca_bundle: str | None = None,
-        secrets: tuple[str, ...] = (),
+        entra: Entra = Entra(),  # noqa: B008 - an immutable record
     ) -> None:
         self.client_id, self.tenant_id = client_id, tenant_id
         self.request_url, self.request_token, self.server_url = request_url, request_token, server_url
-        self.authority_host, self.ca_bundle, self.secrets = authority_host, ca_bundle, secrets
+        self.entra = entra
 
     def identity(self, request: Request) -> Identity:
         if not (self.request_url and self.request_token):
@@ -57,7 +55,7 @@ class GitHubOidcSource(Source):
         client_id, tenant_id = application(self.client_id, self.tenant_id, self.name)
         self._check_url()
         return application_identity(
-            "gh", self.authority_host, tenant_id, client_id, self.request_url, self.request_token
+            "gh", self.entra.authority_host, tenant_id, client_id, self.request_url, self.request_token
         )
 
     def get_token(self, request: Request) -> Token:
@@ -68,15 +66,9 @@ class GitHubOidcSource(Source):
         headers = {"Authorization": f"Bearer {self.request_token}", "Accept": "application/json"}
 
         def assertion() -> str:  # asked afresh for every exchange
-            return fetch_assertion(url, "GET", headers, "value", ca_bundle=self.ca_bundle, secrets=self.secrets)
+            return fetch_assertion(url, "GET", headers, "value", self.entra)
 
-        return exchange_token(
-            ClientAssertion(tenant_id, client_id, assertion),
-            self.name,
-            authority_host=self.authority_host,
-            ca_bundle=self.ca_bundle,
-            secrets=self.secrets,
-        )
+        return self.entra.exchange(ClientAssertion(tenant_id, client_id, assertion), self.name)
 
     def _check_url(self) -> None:
         """``ACTIONS_ID_TOKEN_REQUEST_URL`` must be https on GitHub's token service (a subdomain of
@@ -90,7 +82,7 @@ class GitHubOidcSource(Source):
             return
         also = f" or {server} (GITHUB_SERVER_URL) and its subdomains" if server else ""
         raise SourceFailed(
-            f"{names.GITHUB_REQUEST_URL} ({shown(url, self.secrets)}) is not an https URL on GitHub's token "
+            f"{names.GITHUB_REQUEST_URL} ({shown(url, self.entra.secrets)}) is not an https URL on GitHub's token "
             f"service (*.{GITHUB_ACTIONS_DOMAIN}{also}), so {names.GITHUB_REQUEST_TOKEN} was not sent; "
             "leave both as the GitHub runner sets them"
         )

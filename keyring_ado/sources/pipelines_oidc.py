@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from .. import variables as names
 from ..errors import SourceFailed, SourceUnavailable
 from ..feeds import ascii_lower, organization_of_collection
-from ._entra import ClientAssertion, application_identity, exchange_token
+from ._entra import ClientAssertion, Entra, application_identity
 from ._oidc import fetch_assertion, https_request, shown
 from .base import Source
 
@@ -36,9 +36,7 @@ class PipelinesOidcSource(Source):
         collection_uri: str | None = None,
         client_id: str | None = None,
         tenant_id: str | None = None,
-        authority_host: str | None = None,
-        ca_bundle: str | None = None,
-        secrets: tuple[str, ...] = (),
+        entra: Entra = Entra(),  # noqa: B008 - an immutable record
     ) -> None:
         self.request_uri, self.service_connection_id = request_uri, service_connection_id
         self.access_token, self.collection_uri = access_token, collection_uri
@@ -46,7 +44,7 @@ class PipelinesOidcSource(Source):
         """The service connection's application: ``AZURESUBSCRIPTION_CLIENT_ID``, else ``AZURE_CLIENT_ID``."""
         self.tenant_id = tenant_id
         """``AZURESUBSCRIPTION_TENANT_ID``, else ``AZURE_TENANT_ID``."""
-        self.authority_host, self.ca_bundle, self.secrets = authority_host, ca_bundle, secrets
+        self.entra = entra
 
     def _ids(self) -> tuple[str, str]:
         if not self.request_uri:
@@ -68,7 +66,7 @@ class PipelinesOidcSource(Source):
         client_id, tenant_id = self._ids()
         self._check_uri()
         job = (self.service_connection_id or "", self.request_uri or "", self.access_token or "")
-        return application_identity("sc", self.authority_host, tenant_id, client_id, *job)
+        return application_identity("sc", self.entra.authority_host, tenant_id, client_id, *job)
 
     def get_token(self, request: Request) -> Token:
         client_id, tenant_id = self._ids()
@@ -81,15 +79,9 @@ class PipelinesOidcSource(Source):
         }
 
         def assertion() -> str:  # asked afresh for every exchange
-            return fetch_assertion(url, "POST", headers, "oidcToken", ca_bundle=self.ca_bundle, secrets=self.secrets)
+            return fetch_assertion(url, "POST", headers, "oidcToken", self.entra)
 
-        return exchange_token(
-            ClientAssertion(tenant_id, client_id, assertion),
-            self.name,
-            authority_host=self.authority_host,
-            ca_bundle=self.ca_bundle,
-            secrets=self.secrets,
-        )
+        return self.entra.exchange(ClientAssertion(tenant_id, client_id, assertion), self.name)
 
     def _check_uri(self) -> None:
         """``SYSTEM_OIDCREQUESTURI`` must be https on Azure DevOps in the organisation of
@@ -112,7 +104,7 @@ class PipelinesOidcSource(Source):
             if host in {f"{org}.visualstudio.com", f"{org}.vsrm.visualstudio.com"}:
                 return
         raise SourceFailed(
-            f"{names.OIDC_REQUEST_URI} ({shown(uri, self.secrets, segments=1)}) is not an https URL of the "
+            f"{names.OIDC_REQUEST_URI} ({shown(uri, self.entra.secrets, segments=1)}) is not an https URL of the "
             f"organisation {organization} (dev.azure.com/{organization}/ or {organization}.visualstudio.com, "
             f"from {names.COLLECTION_URI[0]}), so {names.SYSTEM_ACCESSTOKEN} was not sent; leave both as the "
             "agent sets them"

@@ -14,10 +14,10 @@ from ..errors import SourceFailed, SourceUnavailable
 from ._entra import (
     Certificate,
     ClientSecret,
+    Entra,
     UnusableCertificate,
     application,
     application_identity,
-    exchange_token,
     file_digest,
 )
 from .base import Source
@@ -40,13 +40,11 @@ class ServicePrincipalSource(Source):
         client_secret: str | None = None,
         certificate_path: str | None = None,
         certificate_password: str | None = None,
-        authority_host: str | None = None,
-        ca_bundle: str | None = None,
-        secrets: tuple[str, ...] = (),
+        entra: Entra = Entra(),  # noqa: B008 - an immutable record
     ) -> None:
         self.client_id, self.tenant_id, self.client_secret = client_id, tenant_id, client_secret
         self.certificate_path, self.certificate_password = certificate_path, certificate_password
-        self.authority_host, self.ca_bundle, self.secrets = authority_host, ca_bundle, secrets
+        self.entra = entra
 
     def identity(self, request: Request) -> Identity:
         client_id, tenant_id = application(self.client_id, self.tenant_id, self.name)
@@ -57,7 +55,7 @@ class ServicePrincipalSource(Source):
             proof = ("certificate", path, file_digest(path), self.certificate_password or "")
         else:
             raise SourceUnavailable(f"neither {names.CLIENT_SECRET} nor {names.CLIENT_CERTIFICATE_PATH} is set")
-        return application_identity("sp", self.authority_host, tenant_id, client_id, *proof)
+        return application_identity("sp", self.entra.authority_host, tenant_id, client_id, *proof)
 
     def get_token(self, request: Request) -> Token:
         self.identity(request)
@@ -74,6 +72,4 @@ class ServicePrincipalSource(Source):
             ) from None
 
     def _exchange(self, recipe: ClientSecret | Certificate) -> Token:
-        return exchange_token(
-            recipe, self.name, authority_host=self.authority_host, ca_bundle=self.ca_bundle, secrets=self.secrets
-        )
+        return self.entra.exchange(recipe, self.name)

@@ -32,7 +32,7 @@ from ..discovery import DEFAULT_AUTHORITY_HOST
 from ..errors import SourceFailed, SourceUnavailable
 from ..settings import DEFAULT_SIGNIN_CLIENT_ID, DEFAULT_SIGNIN_TIMEOUT
 from . import signin_storage as storage
-from ._entra import entra_host
+from ._entra import Entra
 from .base import Identity, Source
 
 if TYPE_CHECKING:
@@ -56,9 +56,7 @@ class SignInSource(Source):
         in_ci: bool = False,
         non_interactive: bool = False,
         tenant: str | None = None,
-        authority_host: str | None = None,
-        ca_bundle: str | None = None,
-        secrets: tuple[str, ...] = (),
+        entra: Entra = Entra(),  # noqa: B008 - an immutable record
     ) -> None:
         self.cache_dir = cache_dir
         """Where the sign-in is remembered; None (``KEYRING_ADO_CACHE=off``) leaves the source off."""
@@ -67,17 +65,17 @@ class SignInSource(Source):
         self.display = display
         """A graphical session a browser could open in: a browser first, else only a device code."""
         self.in_ci, self.non_interactive = in_ci, non_interactive
-        self.authority_host, self.ca_bundle, self.secrets = authority_host, ca_bundle, secrets
+        self.entra = entra
 
     def identity(self, request: Request) -> Identity:
         """The application, cloud and tenant override a sign-in is for. Unavailable at once, before
         any storage or network is touched, when nothing is remembered and no person can answer."""
         self._directory()
-        return Identity("msal", (entra_host(self.authority_host), self.client_id, self.tenant or ""))
+        return Identity("msal", (self.entra.host, self.client_id, self.tenant or ""))
 
     def get_token(self, request: Request) -> Token:
         directory, refusal = self._directory()  # decided before any storage is touched
-        _prepare(directory, self.ca_bundle)
+        _prepare(directory, self.entra.ca_bundle)
         from . import _msal  # noqa: PLC0415 - msal and requests cost 0.12 s: only when a token is asked for
 
         cache, not_kept = _msal.open_cache(directory, allow_plaintext=self.allow_unencrypted_cache)
@@ -88,20 +86,22 @@ class SignInSource(Source):
             raise SourceUnavailable(f"no remembered sign-in, and {refusal}")
         try:
             with _msal.cache_lock_errors(directory):
-                host = entra_host(self.authority_host)
+                host = self.entra.host
                 tenant = request.authority().tenant
-                app = _msal.application(self.client_id, host=host, tenant=tenant, cache=cache, ca_bundle=self.ca_bundle)
+                app = _msal.application(
+                    self.client_id, host=host, tenant=tenant, cache=cache, ca_bundle=self.entra.ca_bundle
+                )
                 token = _msal.silent(app) if remembered else None
                 if token is not None:
                     return token
                 _may_prompt(refusal, not_kept)
                 return _msal.sign_in(
-                    app, directory, timeout=self.timeout, display=self.display, host=host, secrets=self.secrets
+                    app, directory, timeout=self.timeout, display=self.display, host=host, secrets=self.entra.secrets
                 )
         except (OSError, ValueError) as exc:  # requests' errors are OSErrors; msal raises ValueError
-            host = self.authority_host or DEFAULT_AUTHORITY_HOST
+            host = self.entra.authority_host or DEFAULT_AUTHORITY_HOST
             raise SourceFailed(
-                f"could not reach Entra ID ({host}): {first_line(redact(str(exc), self.secrets))}"
+                f"could not reach Entra ID ({host}): {first_line(redact(str(exc), self.entra.secrets))}"
             ) from None
 
     def _directory(self) -> tuple[Path, str | None]:

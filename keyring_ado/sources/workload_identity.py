@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from .. import variables as names
 from ..errors import SourceFailed, SourceUnavailable
-from ._entra import ClientAssertion, application, application_identity, exchange_token, file_digest, regular_file
+from ._entra import ClientAssertion, Entra, application, application_identity, file_digest, regular_file
 from .base import Source
 
 if TYPE_CHECKING:
@@ -31,19 +31,17 @@ class WorkloadIdentitySource(Source):
         client_id: str | None = None,
         tenant_id: str | None = None,
         token_file: str | None = None,
-        authority_host: str | None = None,
-        ca_bundle: str | None = None,
-        secrets: tuple[str, ...] = (),
+        entra: Entra = Entra(),  # noqa: B008 - an immutable record
     ) -> None:
         self.client_id, self.tenant_id, self.token_file = client_id, tenant_id, token_file
-        self.authority_host, self.ca_bundle, self.secrets = authority_host, ca_bundle, secrets
+        self.entra = entra
 
     def identity(self, request: Request) -> Identity:
         path = self.token_file
         if not path:
             raise SourceUnavailable(f"{names.FEDERATED_TOKEN_FILE} is not set")
         client_id, tenant_id = application(self.client_id, self.tenant_id, self.name)
-        found = application_identity("wi", self.authority_host, tenant_id, client_id, path, file_digest(path))
+        found = application_identity("wi", self.entra.authority_host, tenant_id, client_id, path, file_digest(path))
         return found._replace(files=(path,))
 
     def get_token(self, request: Request) -> Token:
@@ -63,10 +61,4 @@ class WorkloadIdentitySource(Source):
                 raise SourceFailed(f"{names.FEDERATED_TOKEN_FILE} ({path}) is empty")
             return text
 
-        return exchange_token(
-            ClientAssertion(tenant_id, client_id, assertion),
-            self.name,
-            authority_host=self.authority_host,
-            ca_bundle=self.ca_bundle,
-            secrets=self.secrets,
-        )
+        return self.entra.exchange(ClientAssertion(tenant_id, client_id, assertion), self.name)

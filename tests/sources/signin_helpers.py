@@ -11,6 +11,7 @@ import pytest
 from keyring_ado.discovery import Authority
 from keyring_ado.settings import Settings
 from keyring_ado.sources import default_sources
+from keyring_ado.sources._entra import Entra
 from keyring_ado.sources.base import Request
 from keyring_ado.sources.signin import SignInSource
 from tests.conftest import AdoWorld
@@ -38,9 +39,7 @@ def configured(
         display=display,
         in_ci=in_ci,
         non_interactive=non_interactive,
-        authority_host=f"https://{entra.ENTRA_HOST}",
-        ca_bundle=str(world.ca_file),
-        secrets=secrets,
+        entra=Entra(f"https://{entra.ENTRA_HOST}", str(world.ca_file), secrets),
     )
 
 

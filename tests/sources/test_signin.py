@@ -20,6 +20,7 @@ from keyring_ado.discovery import Authority
 from keyring_ado.errors import SourceFailed, SourceUnavailable
 from keyring_ado.settings import DEFAULT_SIGNIN_CLIENT_ID
 from keyring_ado.sources import _interactive, _msal, signin
+from keyring_ado.sources._entra import Entra
 from keyring_ado.sources.base import Identity, Request
 from keyring_ado.sources.signin import SignInSource
 from tests.conftest import AdoWorld
@@ -67,7 +68,7 @@ def test_identity_is_the_application_cloud_and_tenant_without_discovery(terminal
 
     request = Request(feed(), no_discovery)
     source = SignInSource(
-        cache_dir=str(tmp_path / "signin"), authority_host=f"https://{entra.ENTRA_HOST}/", tenant=TENANT
+        cache_dir=str(tmp_path / "signin"), entra=Entra(f"https://{entra.ENTRA_HOST}/"), tenant=TENANT
     )
     assert source.identity(request) == Identity("msal", (entra.ENTRA_HOST, DEFAULT_SIGNIN_CLIENT_ID, TENANT))
     assert SignInSource(cache_dir=str(tmp_path)).identity(request).parts[::2] == ("login.microsoftonline.com", "")

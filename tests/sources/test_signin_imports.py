@@ -21,6 +21,7 @@ from keyring_ado.discovery import Authority
 from keyring_ado.errors import SourceUnavailable
 from keyring_ado.feeds import parse
 from keyring_ado.sources.base import Request
+from keyring_ado.sources._entra import Entra
 from keyring_ado.sources.signin import SignInSource
 
 directory, host, ca_bundle, tenant, url, out = sys.argv[1:]
@@ -33,7 +34,7 @@ try:
 except SourceUnavailable:
     seen["refused"] = sorted(m for m in WATCHED if m in sys.modules)
 source = SignInSource(cache_dir=directory, allow_unencrypted_cache=True, non_interactive=True,
-                      authority_host=f"https://{host}", ca_bundle=ca_bundle)
+                      entra=Entra(f"https://{host}", ca_bundle))
 source.identity(request)
 seen["identity"] = sorted(m for m in WATCHED if m in sys.modules)
 seen["token"] = source.get_token(request).source
