@@ -47,7 +47,7 @@ def is_guid(text: str) -> bool:
     return [len(p) for p in parts] == [8, 4, 4, 4, 12] and all(set(p) <= _HEX for p in parts)
 
 
-def _is_domain(text: str) -> bool:
+def is_domain(text: str) -> bool:
     """A DNS name like ``contoso.onmicrosoft.com``: dotted labels and a short alphabetic last one
     (a PAT or a token pasted by mistake is neither, and is then never shown)."""
     labels = text.split(".")
@@ -153,7 +153,7 @@ class Reader:
         if not raw:
             return None
         value = raw.lower()
-        if not (is_guid(value) or value in {"organizations", "common", "consumers"} or _is_domain(value)):
+        if not (is_guid(value) or value in {"organizations", "common", "consumers"} or is_domain(value)):
             self.problem(f"{names.TENANT} is not a tenant id or domain (its value is not shown); ignoring it")
             return None
         return value

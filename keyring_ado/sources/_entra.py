@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from .. import variables as names
 from .._jsonfile import read_regular
-from .._values import masked_repr
+from .._values import is_domain, is_guid, masked_repr
 from ..cache import keyed_digest
 from ..discovery import DEFAULT_AUTHORITY_HOST, TRUSTED_AUTHORITY_HOSTS
 from ..errors import SourceFailed, SourceUnavailable
@@ -130,7 +130,18 @@ def application(client_id: str | None, tenant_id: str | None, name: str) -> tupl
         raise SourceUnavailable(f"{names.CLIENT_ID} is not set")
     if not tenant_id:
         raise SourceUnavailable(f"{names.TENANT_ID} is not set ({name} needs it with {names.CLIENT_ID})")
+    check_tenant(tenant_id, names.TENANT_ID)
     return client_id, tenant_id
+
+
+def check_tenant(tenant_id: str, variable: str) -> None:
+    """SourceFailed, before any request, unless *tenant_id* is a tenant id (a GUID) or a domain:
+    azure-identity would refuse anything else with a ValueError deep inside the request."""
+    if not (is_guid(tenant_id) or is_domain(tenant_id.lower())):
+        raise SourceFailed(
+            f"{variable} is neither a tenant id (a GUID) nor a domain (its value is not shown); set it to the "
+            "tenant of the app registration (the Directory (tenant) ID on its overview page)"
+        )
 
 
 def application_identity(

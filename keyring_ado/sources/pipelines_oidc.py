@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from .. import variables as names
 from ..errors import SourceFailed, SourceUnavailable
 from ..feeds import ascii_lower, organization_of_collection
-from ._entra import ClientAssertion, Entra, application_identity
+from ._entra import ClientAssertion, Entra, application_identity, check_tenant
 from ._oidc import fetch_assertion, https_request, shown
 from .base import Source
 
@@ -60,6 +60,7 @@ class PipelinesOidcSource(Source):
                 f"the service connection's {names.PIPELINES_CLIENT_ID}/{names.PIPELINES_TENANT_ID} "
                 f"(or {names.CLIENT_ID}/{names.TENANT_ID}) are not set"
             )
+        check_tenant(self.tenant_id, f"{names.PIPELINES_TENANT_ID} (or {names.TENANT_ID})")
         return self.client_id, self.tenant_id
 
     def identity(self, request: Request) -> Identity:

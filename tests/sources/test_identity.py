@@ -58,6 +58,34 @@ def test_service_principal_wrong_secret(routed: AdoWorld, monkeypatch: pytest.Mo
     assert not leaked(wrong, str(caught.value))
 
 
+@pytest.mark.parametrize("tenant", ["contoso tenant", "organizations", "72f988bf-86f1-41af-91ab-2d7cd011db4"])
+def test_a_tenant_that_is_no_tenant_is_one_line_before_any_request(routed: AdoWorld, tenant: str) -> None:
+    """An AZURE_TENANT_ID (or the service connection's) that is neither a GUID nor a domain is the
+    source's failure, named, before any request: azure-identity raised a ValueError from deep inside
+    it, which the chain could only call a bug. Its value is not shown."""
+    client_id, secret = routed.entra.add_secret_client()
+    principal = ServicePrincipalSource(client_id=client_id, tenant_id=tenant, client_secret=secret)
+    with pytest.raises(SourceFailed) as caught:
+        principal.get_token(request())
+    assert str(caught.value) == (
+        "AZURE_TENANT_ID is neither a tenant id (a GUID) nor a domain (its value is not shown); set it to the "
+        "tenant of the app registration (the Directory (tenant) ID on its overview page)"
+    )
+    connection = PipelinesOidcSource(
+        request_uri="https://dev.azure.com/contoso/oidc",
+        service_connection_id="66666666-2222-3333-4444-555555555555",
+        access_token="job-token",
+        collection_uri="https://dev.azure.com/contoso/",
+        client_id=client_id,
+        tenant_id=tenant,
+    )
+    with pytest.raises(SourceFailed, match=r"^AZURESUBSCRIPTION_TENANT_ID \(or AZURE_TENANT_ID\) is neither"):
+        connection.identity(request())
+    assert routed.proxy.connects == []
+    domain = ServicePrincipalSource(client_id=client_id, tenant_id="Contoso.onmicrosoft.com", client_secret=secret)
+    assert domain.identity(request()).parts[1] == "contoso.onmicrosoft.com", "a domain is a tenant"
+
+
 def test_service_principal_certificate(routed: AdoWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """AZURE_CLIENT_CERTIFICATE_PATH: azure-identity signs an assertion with the certificate."""
     import trustme
