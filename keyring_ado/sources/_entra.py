@@ -130,7 +130,6 @@ def application(client_id: str | None, tenant_id: str | None, name: str) -> tupl
         raise SourceUnavailable(f"{names.CLIENT_ID} is not set")
     if not tenant_id:
         raise SourceUnavailable(f"{names.TENANT_ID} is not set ({name} needs it with {names.CLIENT_ID})")
-    check_tenant(tenant_id, names.TENANT_ID)
     return client_id, tenant_id
 
 

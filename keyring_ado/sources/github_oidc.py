@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from .. import variables as names
 from ..errors import SourceFailed, SourceUnavailable
-from ._entra import ClientAssertion, Entra, application, application_identity
+from ._entra import ClientAssertion, Entra, application, application_identity, check_tenant
 from ._oidc import fetch_assertion, https_request, shown
 from .base import Source
 
@@ -53,6 +53,7 @@ class GitHubOidcSource(Source):
                 f"{names.GITHUB_REQUEST_URL} is not set (give the job `permissions: id-token: write`)"
             )
         client_id, tenant_id = application(self.client_id, self.tenant_id, self.name)
+        check_tenant(tenant_id, names.TENANT_ID)
         self._check_url()
         return application_identity(
             "gh", self.entra.authority_host, tenant_id, client_id, self.request_url, self.request_token

@@ -18,6 +18,7 @@ from ._entra import (
     UnusableCertificate,
     application,
     application_identity,
+    check_tenant,
     file_digest,
 )
 from .base import Source
@@ -55,6 +56,7 @@ class ServicePrincipalSource(Source):
             proof = ("certificate", path, file_digest(path), self.certificate_password or "")
         else:
             raise SourceUnavailable(f"neither {names.CLIENT_SECRET} nor {names.CLIENT_CERTIFICATE_PATH} is set")
+        check_tenant(tenant_id, names.TENANT_ID)
         return application_identity("sp", self.entra.authority_host, tenant_id, client_id, *proof)
 
     def get_token(self, request: Request) -> Token:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from .. import variables as names
 from ..errors import SourceFailed, SourceUnavailable
-from ._entra import ClientAssertion, Entra, application, application_identity, file_digest, regular_file
+from ._entra import ClientAssertion, Entra, application, application_identity, check_tenant, file_digest, regular_file
 from .base import Source
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ class WorkloadIdentitySource(Source):
         if not path:
             raise SourceUnavailable(f"{names.FEDERATED_TOKEN_FILE} is not set")
         client_id, tenant_id = application(self.client_id, self.tenant_id, self.name)
+        check_tenant(tenant_id, names.TENANT_ID)
         found = application_identity("wi", self.entra.authority_host, tenant_id, client_id, path, file_digest(path))
         return found._replace(files=(path,))
 

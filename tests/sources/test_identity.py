@@ -64,6 +64,7 @@ def test_a_tenant_that_is_no_tenant_is_one_line_before_any_request(routed: AdoWo
     source's failure, named, before any request: azure-identity raised a ValueError from deep inside
     it, which the chain could only call a bug. Its value is not shown."""
     client_id, secret = routed.entra.add_secret_client()
+    connected = list(routed.proxy.connects)
     principal = ServicePrincipalSource(client_id=client_id, tenant_id=tenant, client_secret=secret)
     with pytest.raises(SourceFailed) as caught:
         principal.get_token(request())
@@ -81,7 +82,19 @@ def test_a_tenant_that_is_no_tenant_is_one_line_before_any_request(routed: AdoWo
     )
     with pytest.raises(SourceFailed, match=r"^AZURESUBSCRIPTION_TENANT_ID \(or AZURE_TENANT_ID\) is neither"):
         connection.identity(request())
-    assert routed.proxy.connects == []
+    federated = (
+        WorkloadIdentitySource(client_id=client_id, tenant_id=tenant, token_file=__file__),
+        GitHubOidcSource(
+            client_id=client_id,
+            tenant_id=tenant,
+            request_url="https://run-actions-1.actions.githubusercontent.com/token",
+            request_token="request-token",
+        ),
+    )
+    for source in federated:
+        with pytest.raises(SourceFailed, match=r"^AZURE_TENANT_ID is neither a tenant id"):
+            source.get_token(request())
+    assert routed.proxy.connects == connected, "nothing was sent"
     domain = ServicePrincipalSource(client_id=client_id, tenant_id="Contoso.onmicrosoft.com", client_secret=secret)
     assert domain.identity(request()).parts[1] == "contoso.onmicrosoft.com", "a domain is a tenant"
 
