@@ -45,7 +45,6 @@ _encoded_names: list[tuple[bytes, ...]] = []  # ALL_VARIABLES as os.environ keep
 class Settings(NamedTuple):
     """An immutable snapshot of the configuration for one lookup; secrets are masked in its repr."""
 
-    disabled: bool = False
     server_hosts: frozenset[str] = frozenset()
     in_ci: bool = False
     non_interactive: bool = False
@@ -87,9 +86,9 @@ class Settings(NamedTuple):
                 f"which feeds it is for; set {names.URI_PREFIXES[1]} to the feed URL prefixes "
                 "(separated by ';')"
             )
+        reader.flag(names.DISABLE)  # for its problem line only: the backend asks is_disabled itself
         cache_on = reader.cache_on()
         return cls(
-            disabled=reader.flag(names.DISABLE),
             server_hosts=reader.hosts(),
             in_ci=any(environ.get(name, "").strip().lower() not in FALSE for name in names.CI_MARKERS),
             non_interactive=reader.flag(names.NONINTERACTIVE)

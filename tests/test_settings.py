@@ -26,6 +26,16 @@ def test_disable_flag(value: str, expected: bool) -> None:
     assert settings.is_disabled({"KEYRING_ADO_DISABLE": value}) is expected
 
 
+def test_a_malformed_disable_switch_is_reported_and_leaves_keyring_ado_on() -> None:
+    """KEYRING_ADO_DISABLE=maybe: keyring-ado stays on (only the usual spellings turn it off), and
+    the lookup says why in one line."""
+    assert not settings.is_disabled({"KEYRING_ADO_DISABLE": "maybe"})
+    assert Settings.from_environ({"KEYRING_ADO_DISABLE": "maybe"}).problems == (
+        "KEYRING_ADO_DISABLE is set to something that is not a boolean (its value is not shown); "
+        "use 1/true/yes/on or 0/false/no/off",
+    )
+
+
 def test_bad_boolean_is_reported_with_its_name() -> None:
     """A flag that is neither true nor false is named in one line and treated as off."""
     config = Settings.from_environ({"KEYRING_ADO_NONINTERACTIVE": "maybe"})
