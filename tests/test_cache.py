@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import logging
 import os
@@ -9,8 +11,9 @@ import resource
 import stat
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -294,3 +297,204 @@ def test_dpapi_reads_its_own_error_code() -> None:
     assert "ctypes.get_last_error()" in calls
     assert "GetLastError" not in source
     assert "windll" not in source
+
+
+def stored(store: TokenCache, entries: dict[str, object]) -> None:
+    """*entries* as the file holds them, owner-only."""
+    store.path.write_text(json.dumps({"format": cache.FORMAT, "entries": entries}))
+    store.path.chmod(0o600)
+
+
+def entry(expires_on: float, **fields: object) -> dict[str, object]:
+    good = {"secret": "s3cr3t", "kind": "ENTRA", "source": "az", "username": "alice@contoso.com"}
+    return {**good, "expires_on": expires_on, **fields}
+
+
+def test_an_entry_comes_back_exactly_as_it_was_stored(tmp_path: Path) -> None:
+    """Secret, kind, source (marked as cached), user name and expiry, each as written."""
+    store = TokenCache(tmp_path)
+    expires_on = time.time() + 3600
+    stored(store, {"dev.azure.com|contoso|az": entry(expires_on)})
+    assert store.get(feed(), "az") == Token(
+        "s3cr3t", Kind.ENTRA, source="az (cached)", username="alice@contoso.com", expires_on=expires_on
+    )
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"secret": 1},
+        {"secret": ""},
+        {"secret": "dpapi:AQAAANCMnd8BFdERjHoAwE/Cl+sBAAAA"},
+        {"kind": ["ENTRA"]},
+        {"kind": "PAT"},
+        {"kind": "ENTRAX"},
+        {"source": 1},
+        {"source": ""},
+        {"username": None},
+        {"username": 1},
+        {"username": ""},
+    ],
+    ids=lambda fields: repr(fields)[1:-1],
+)
+def test_an_entry_with_one_field_wrong_is_not_served(tmp_path: Path, fields: dict[str, object]) -> None:
+    """Each field judged on its own, the expiry being good (the entries of test_cache_files claim
+    to live past the day a token may, and were refused for that alone): a secret, kind, source or
+    user name of the wrong type or empty, a kind never stored, and a secret DPAPI encrypted on
+    Windows (it cannot be read here; it is never served as it stands). Never an exception."""
+    store = TokenCache(tmp_path)
+    stored(store, {"dev.azure.com|contoso|az": entry(time.time() + 3600, **fields)})
+    assert store.get(feed(), "az") is None
+
+
+class FrozenClock:
+    """The ``time`` module as the cache sees it, stopped at *now*."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
+def test_entries_at_the_edges_of_their_lifetime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write keeps what is alive: not what expires this very second, not what claims more than
+    a day (a day exactly is believed), not what is no entry at all."""
+    now = 1_800_000_000.0
+    monkeypatch.setattr(cache, "time", FrozenClock(now))
+    store = TokenCache(tmp_path)
+    stored(
+        store,
+        {
+            "expires now": entry(now),
+            "a second left": entry(now + 1),
+            "a day left": entry(now + cache.MAX_LIFETIME),
+            "a day and a second": entry(now + cache.MAX_LIFETIME + 1),
+            "not an entry": "s3cr3t",
+        },
+    )
+    store.put(feed(), "az", Token(jwt(), Kind.ENTRA, source="az", expires_on=now + 3600))
+    kept = json.loads(store.path.read_text())["entries"]
+    assert set(kept) == {"a second left", "a day left", "dev.azure.com|contoso|az"}
+
+
+PARTS = ("az", "alice")
+MESSAGE = json.dumps(PARTS).encode()
+
+
+@pytest.fixture
+def key_directory(tmp_path: Path) -> Iterator[Path]:
+    """An owner-only directory with no key yet, and a process that remembers none."""
+    directory = tmp_path / "cache-dir"
+    directory.mkdir(mode=0o700)
+    cache.forget_keys()
+    yield directory
+    cache.forget_keys()
+
+
+def test_the_key_is_read_once_per_process(key_directory: Path) -> None:
+    """Later digests use the key this process read, without going back to the file; a new
+    process (forget_keys) reads the file again, and makes a new key when it is gone."""
+    first = cache.digest(key_directory, PARTS)
+    (key_directory / "key").unlink()
+    assert cache.digest(key_directory, PARTS) == first
+    assert not (key_directory / "key").exists()
+    cache.forget_keys()
+    again = cache.digest(key_directory, PARTS)
+    assert again is not None
+    assert again != first
+
+
+def test_a_key_longer_than_blake2b_takes_keys_by_its_first_64_bytes(key_directory: Path) -> None:
+    """BLAKE2b takes at most 64 bytes of key; a longer key file is used, not an exception."""
+    key = os.urandom(64).hex().encode()
+    (key_directory / "key").write_bytes(key)
+    (key_directory / "key").chmod(0o600)
+    assert cache.digest(key_directory, PARTS) == hashlib.blake2b(MESSAGE, key=key[:64], digest_size=20).hexdigest()
+
+
+def made_key(directory: Path) -> bytes:
+    """The key file's content, after checking it is 64 hex characters, owner-only."""
+    key = (directory / "key").read_bytes()
+    assert len(key) == 64
+    assert set(key.decode()) <= set("0123456789abcdef")
+    assert stat.S_IMODE((directory / "key").stat().st_mode) == 0o600
+    return key
+
+
+def test_the_key_is_made_beside_itself_never_in_the_temporary_directory(
+    key_directory: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its temporary copy is written in the owner-only cache directory (here the system's
+    temporary directory does not even exist), and only the key is left there."""
+    monkeypatch.setattr(tempfile, "tempdir", str(key_directory.parent / "no-such-directory"))
+    digest = cache.digest(key_directory, PARTS)
+    assert digest == cache.keyed_digest(made_key(key_directory), MESSAGE)
+    assert os.listdir(key_directory) == ["key"]
+
+
+def no_hard_links(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file system without hard links (FAT, some network shares): os.link fails as they do."""
+
+    def refuse(source: str, target: Path) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted", source)
+
+    monkeypatch.setattr(os, "link", refuse)
+
+
+def test_without_hard_links_the_key_is_made_in_place(key_directory: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fallback creates the key itself, owner-only, whole; the next process reads the same."""
+    no_hard_links(monkeypatch)
+    digest = cache.digest(key_directory, PARTS)
+    assert digest == cache.keyed_digest(made_key(key_directory), MESSAGE)
+    assert os.listdir(key_directory) == ["key"]
+    cache.forget_keys()
+    assert cache.digest(key_directory, PARTS) == digest
+
+
+@pytest.mark.parametrize("planted", ["link", "short key"])
+def test_without_hard_links_what_stands_where_the_key_goes_is_left_alone(
+    key_directory: Path, monkeypatch: pytest.MonkeyPatch, planted: str
+) -> None:
+    """A link is not written through, a damaged key is not written over (O_EXCL): nothing is
+    keyed, and both stay as they were."""
+    no_hard_links(monkeypatch)
+    target = key_directory.parent / "elsewhere"
+    if planted == "link":
+        (key_directory / "key").symlink_to(target)
+    else:
+        (key_directory / "key").write_text("k" * 31)
+        (key_directory / "key").chmod(0o600)
+    assert cache.digest(key_directory, PARTS) is None
+    assert not target.exists()
+    if planted == "link":
+        assert (key_directory / "key").is_symlink()
+    else:
+        assert (key_directory / "key").read_text() == "k" * 31
+
+
+def test_a_temporary_key_removed_under_us_is_no_error(key_directory: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone cleaning the directory took the temporary file between the link and its removal:
+    the key is in place all the same, and the lookup goes on."""
+    link = os.link
+
+    def link_then_lose_the_source(source: str, target: Path) -> None:
+        link(source, target)
+        os.unlink(source)
+
+    monkeypatch.setattr(os, "link", link_then_lose_the_source)
+    assert cache.digest(key_directory, PARTS) == cache.keyed_digest(made_key(key_directory), MESSAGE)
+
+
+@pytest.mark.skipif(hasattr(os, "getuid") and os.getuid() == 0, reason="root writes in a read-only directory")
+def test_a_key_in_a_directory_we_cannot_write_is_read(key_directory: Path) -> None:
+    """A read-only cache directory that holds a key: the key is read, not made again (which would
+    fail there, and leave lookups unkeyed)."""
+    key = os.urandom(32).hex().encode()
+    (key_directory / "key").write_bytes(key)
+    (key_directory / "key").chmod(0o600)
+    key_directory.chmod(0o500)
+    try:
+        assert cache.digest(key_directory, PARTS) == cache.keyed_digest(key, MESSAGE)
+    finally:
+        key_directory.chmod(0o700)

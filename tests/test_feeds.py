@@ -9,6 +9,14 @@ from keyring_ado import feeds
 GUID = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
 
 
+@pytest.fixture(autouse=True)
+def nothing_remembered() -> None:
+    """parse remembers its answers (an lru_cache): each test judges the parser itself, never an
+    answer an earlier test left behind. mutmut forks each mutant's run from a process that has
+    already run the tests, so without this a mutant below the cache could pass unseen."""
+    feeds._parse.cache_clear()
+
+
 @pytest.mark.parametrize(
     ("service", "org", "project", "name", "upload"),
     [
@@ -233,6 +241,7 @@ def test_ports_and_the_end_of_the_path_at_their_boundaries(url: str, expected: t
 
 
 SERVER = frozenset({"tfs.contoso.test"})
+EVERY_ORG_CHAR = "abcdefghijklmnopqrstuvwxyz-0123456789"  # every character an organisation name may hold
 
 
 @pytest.mark.parametrize(
@@ -250,11 +259,23 @@ SERVER = frozenset({"tfs.contoso.test"})
         (f"https://pkgs.dev.azure.com/{'a' * 64}/_packaging/f/pypi/simple/", ("a" * 64, None, "f", False, False)),
         (f"https://pkgs.dev.azure.com/{'a' * 65}/_packaging/f/pypi/simple/", None),
         ("https://pkgs.dev.azure.com/-org/_packaging/f/pypi/simple/", None),
+        (
+            f"https://pkgs.dev.azure.com/{EVERY_ORG_CHAR}/_packaging/f/pypi/simple/",
+            (EVERY_ORG_CHAR, None, "f", False, False),
+        ),
+        ("https://pkgs.dev.azure.com/org/proj", None),
+        ("https://org.pkgs.visualstudio.com/proj", None),
+        ("https://pkgs.dev.azure.com/org/_packaging/f", ("org", None, "f", False, False)),
+        ("https://pkgs.dev.azure.com/org/_packaging/f/pypi/upload/x", ("org", None, "f", True, False)),
+        ("https://tfs.contoso.test/_packaging/x/_packaging/f/pypi/simple/", ("_packaging/x", None, "f", False, True)),
     ],
 )
 def test_the_shapes_of_a_feed_url_exactly(url: str, expected: tuple[object, ...] | None) -> None:
     """Organisation, project, feed, upload and server, for each shape and at the organisation
-    name's limits (64 characters, no leading hyphen). Found unasserted by mutation testing."""
+    name's limits (64 characters, no leading hyphen, any of its characters); a project with no
+    feed after it, a feed with nothing after it, anything under pypi/upload, and a server
+    collection that is never empty (the first ``_packaging`` after one segment at least ends
+    it). Found unasserted by mutation testing."""
     found = feeds.parse(url, SERVER)
     assert (found and (found.organization, found.project, found.name, found.upload, found.server)) == expected
 
@@ -273,6 +294,9 @@ def test_prefixes_and_collections_need_a_scheme_and_an_organisation() -> None:
     assert feeds.organization_of_collection("https://dev.azure.com/org/") == "org"
     assert feeds.organization_of_collection("dev.azure.com/org/") is None
     assert feeds.organization_of_collection("https://dev.azure.com/") is None
+    assert feeds.canonical_prefix("pkgs.dev.azure.com") is None
+    assert feeds.canonical_prefix("contoso.pkgs.visualstudio.com") is None
+    assert feeds.organization_of_collection("contoso.visualstudio.com") is None
     assert feeds.has_prefix("https://a/b/c", "https://a/b/")
     assert not feeds.has_prefix("https://a/bc", "https://a/b/")
     assert not feeds.has_prefix("https://a/b", "https://a/b/")
@@ -291,3 +315,122 @@ def test_request_urls_keep_the_trailing_slash_they_were_given() -> None:
 def test_ascii_lower_keeps_what_is_not_ascii() -> None:
     """Only ASCII letters fold (the Kelvin sign stays itself); a lone surrogate passes through."""
     assert feeds.ascii_lower("AB\u212a\ud800") == "ab\u212a\ud800"
+
+
+@pytest.mark.parametrize(
+    ("service", "described"),
+    [
+        ("pkgs.dev.azure.com", "pkgs.dev.azure.com"),
+        ("https://pkgs.dev.azure.com/Org/_packaging/f/pypi/simple/", "pkgs.dev.azure.com/Org"),
+        ("contoso.pkgs.visualstudio.com", "pkgs.dev.azure.com/contoso"),
+        ("https://contoso.pkgs.visualstudio.com/_packaging/f/pypi/simple/", "pkgs.dev.azure.com/contoso"),
+        ("https://tfs.contoso.test/tfs/Coll/_packaging/f/pypi/simple/", "tfs.contoso.test/tfs/Coll"),
+        ("tfs.contoso.test", "tfs.contoso.test"),
+    ],
+)
+def test_what_messages_call_a_feed(service: str, described: str) -> None:
+    """The host alone for a bare host, the current host and organisation for both hosted forms,
+    the server and its collection for a server. Found unasserted by mutation testing."""
+    found = feeds.parse(service, SERVER)
+    assert found is not None
+    assert found.describe() == described
+
+
+def test_a_bare_server_host_is_that_host() -> None:
+    """A listed server host alone: its own feed, spelt without a trailing slash as a prefix."""
+    assert feeds.parse("tfs.contoso.test", SERVER) == feeds.Feed(
+        host="tfs.contoso.test", organization=None, server=True
+    )
+    assert feeds.canonical_prefix("https://tfs.contoso.test/", SERVER) == "https://tfs.contoso.test"
+
+
+def test_the_longest_service_string_read() -> None:
+    """4096 characters are read, one more is not ours whatever it says (keyring asks about every
+    string on the machine; the gate stays cheap)."""
+    base = "https://pkgs.dev.azure.com/org/_packaging/feed/pypi/simple/"
+    longest = base + "p" * (4096 - len(base))
+    found = feeds.parse(longest)
+    assert (found and (found.organization, found.name)) == ("org", "feed")
+    assert feeds.parse(longest + "p") is None
+
+
+@pytest.mark.parametrize("control", ["\x00", "\x08", "\x1b", "\x7f"])
+def test_control_characters_refuse_the_string(control: str) -> None:
+    """NUL, backspace, ESC and DEL anywhere: neither ours nor a URL a client would request."""
+    service = f"https://pkgs.dev.azure.com/org/_packaging/feed{control}/pypi/simple/"
+    assert feeds.parse(service) is None
+    assert feeds.request_url(service) is None
+
+
+def test_only_slash_query_and_fragment_end_the_authority_and_the_path() -> None:
+    """No other character does (a capital X stands for them all): names keep every letter."""
+    assert feeds.parse("XBOX.PKGS.VISUALSTUDIO.COM") == feeds.Feed(
+        host="xbox.pkgs.visualstudio.com", organization="xbox"
+    )
+    found = feeds.parse("https://XBOX.pkgs.visualstudio.com/_packaging/Xfeed/pypi/simple/")
+    assert (found and (found.organization, found.name, found.path)) == (
+        "xbox",
+        "Xfeed",
+        "/_packaging/xfeed/pypi/simple",
+    )
+
+
+def test_the_path_ends_at_the_first_query_mark() -> None:
+    """A second ``?`` later in the query is still query: dot segments inside it move nothing."""
+    service = (
+        "https://pkgs.dev.azure.com/contoso/_packaging/feed/pypi/simple/"
+        "?next=/../../../../../../attacker/_packaging/evil/pypi/simple/?x"
+    )
+    found = feeds.parse(service)
+    assert (found and (found.organization, found.name, found.path)) == (
+        "contoso",
+        "feed",
+        "/contoso/_packaging/feed/pypi/simple",
+    )
+
+
+@pytest.mark.parametrize(
+    ("service", "organization"),
+    [("https://pkgs.dev.azure.com?x=1", None), ("https://contoso.pkgs.visualstudio.com#top", "contoso")],
+)
+def test_a_query_or_fragment_right_after_the_host(service: str, organization: str | None) -> None:
+    """The path is empty: the bare host, and the request goes to its root."""
+    found = feeds.parse(service)
+    assert found is not None
+    assert (found.organization, found.name, found.path) == (organization, None, "")
+    assert feeds.request_url(service) == f"https://{found.host}/"
+
+
+@pytest.mark.parametrize(
+    "service",
+    [
+        "https://pkgs.dev.azure.com/contoso/_packaging/feed//",
+        "https://pkgs.dev.azure.com/contoso/_packaging/feed%2f..%2f..%2fother/pypi/simple/",
+        "https://pkgs.dev.azure.com/contoso/_packaging/feed%5c..%5cother/pypi/simple/",
+    ],
+)
+def test_paths_a_server_may_read_differently_are_refused(service: str) -> None:
+    """An empty segment before the last, or a feed name hiding a slash or a backslash."""
+    assert feeds.parse(service) is None
+    assert feeds.request_url(service) is None
+
+
+@pytest.mark.parametrize(
+    ("service", "requested"),
+    [
+        ("https://pkgs.dev.azure.com:0/", None),
+        ("https://pkgs.dev.azure.com:1/", "https://pkgs.dev.azure.com:1/"),
+        ("https://pkgs.dev.azure.com:65535/", "https://pkgs.dev.azure.com:65535/"),
+        ("https://pkgs.dev.azure.com:65536/", None),
+        ("https://a..b/", None),
+        ("https://ev_il.example/", None),
+        ("https://pkgs.dev.azure.com./", None),
+        ("https://-x.example/", None),
+        ("https://.x.example/", None),
+        (f"https://{EVERY_ORG_CHAR}.example/", f"https://{EVERY_ORG_CHAR}.example/"),
+    ],
+)
+def test_the_hosts_and_ports_a_request_can_go_to(service: str, requested: str | None) -> None:
+    """Ports 1 to 65535; a host name of letters, digits, hyphens and dots (any of them), not
+    starting with a dot or hyphen, not ending with a dot, with no empty label."""
+    assert feeds.request_url(service) == requested
