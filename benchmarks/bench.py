@@ -112,7 +112,20 @@ class InstallFailed(Exception):
 def make_venv(uv: str, python: str, where: Path, *packages: str) -> Path:
     for argv, timeout in (
         ([uv, "venv", "--quiet", "--python", python, str(where)], 300),
-        ([uv, "pip", "install", "--quiet", "--python", str(where / "bin" / "python"), *packages], 600),
+        # Compiled, as pip installs: otherwise every run would compile every module it imports again.
+        (
+            [
+                uv,
+                "pip",
+                "install",
+                "--quiet",
+                "--compile-bytecode",
+                "--python",
+                str(where / "bin" / "python"),
+                *packages,
+            ],
+            600,
+        ),
     ):
         try:
             result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
