@@ -24,12 +24,24 @@ file every one of them would pay for an ``az`` call (0.3 s to over 1 s). What is
 from __future__ import annotations
 
 import base64
+import contextlib
+import json
+import os
 import sys
+import tempfile
 import time
 from typing import TYPE_CHECKING, Any
 
 from ._jsonfile import FORMAT, JsonFile, read_private, usable_directory
 from .token import Kind, Token, finite_number
+
+try:
+    from _blake2 import blake2b  # CPython's built-in module: hashlib and hmac would load OpenSSL
+except ImportError:  # another interpreter: the same function through hashlib
+    from hashlib import blake2b
+
+if sys.platform == "win32":
+    from . import _dpapi
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -90,18 +102,11 @@ def digest(directory: Path, parts: tuple[str, ...]) -> str | None:
     key = _key_for(directory)
     if key is None:
         return None
-    import json  # noqa: PLC0415
-
     message = json.dumps(parts).encode()  # unambiguous: no part can pass for two
     return keyed_digest(key, message)
 
 
 def keyed_digest(key: bytes, message: bytes) -> str:
-    try:
-        from _blake2 import blake2b  # noqa: PLC0415 - CPython's built-in module, no OpenSSL
-    except ImportError:  # another interpreter: the same function through hashlib
-        from hashlib import blake2b  # noqa: PLC0415
-
     return blake2b(message, key=key[:64], digest_size=20).hexdigest()
 
 
@@ -127,10 +132,6 @@ def _create_key(path: Path) -> bytes | None:
     *path* exists: of two processes at once, one wins and the other reads the winner's key, never
     a half-written one (with O_EXCL on *path* itself, the loser could read it empty and go on
     unkeyed, asking az or Entra again)."""
-    import contextlib  # noqa: PLC0415
-    import os  # noqa: PLC0415
-    import tempfile  # noqa: PLC0415
-
     fresh = os.urandom(32).hex().encode()
     try:
         descriptor, temporary = tempfile.mkstemp(prefix=".key-", dir=path.parent)
@@ -153,8 +154,6 @@ def _create_key(path: Path) -> bytes | None:
 
 
 def _create_in_place(path: Path, fresh: bytes) -> bytes | None:
-    import os  # noqa: PLC0415
-
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     except FileExistsError:
@@ -229,19 +228,15 @@ def _live(entry: object) -> bool:
 
 def _protect(secret: str) -> str:
     if sys.platform == "win32":
-        from . import _dpapi  # noqa: PLC0415 - Windows only
-
         return "dpapi:" + base64.b64encode(_dpapi.protect(secret.encode())).decode()
     return secret
 
 
 def _unprotect(stored: str) -> str:
     if stored.startswith("dpapi:"):
-        if sys.platform != "win32":
-            raise ValueError("a DPAPI secret cannot be read here")
-        from . import _dpapi  # noqa: PLC0415
-
-        return _dpapi.unprotect(base64.b64decode(stored[6:])).decode()
+        if sys.platform == "win32":
+            return _dpapi.unprotect(base64.b64decode(stored[6:])).decode()
+        raise ValueError("a DPAPI secret cannot be read here")
     if sys.platform == "win32":
         raise ValueError("an unencrypted secret is not trusted on Windows")
     return stored

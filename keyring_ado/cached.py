@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 
 from .cache import TokenCache, digest
 from .sources.base import Identity, Request, Scope, Source
+from .token import REUSE_MARGIN
 
 if TYPE_CHECKING:
     from .feeds import Feed
     from .token import Token
 
-#: A token in process memory is handed out again only while it has this long left.
-REUSE_MARGIN = 300.0
+__all__ = ["REUSE_MARGIN", "Cached", "Memory"]
 
 #: Process memory: per organisation (uploads apart, URL for per-URL sources) and credential.
 Memory = dict[tuple[object, ...], "Token"]

@@ -21,7 +21,7 @@ from ._jsonfile import JsonFile
 from ._redact import redact, without_userinfo
 from .chain import attempts, next_step
 from .resolver import Resolver
-from .sources import signin_storage
+from .sources import _msal, signin_storage
 from .token import sane_expiry
 
 _log = logging.getLogger("keyring_ado")
@@ -228,7 +228,7 @@ def _remove(feed: feeds.Feed | None, directory: Path) -> tuple[list[str], str | 
         for name in (cache.FILE_NAME, discovery.FILE_NAME):
             if JsonFile(directory / name).clear():
                 removed.append(str(directory / name))
-        forgotten, problem = signin_storage.forget(directory)
+        forgotten, problem = _msal.forget(directory)
         return removed + forgotten, problem
     prefix = feed.entry_key
     for name in (cache.FILE_NAME, discovery.FILE_NAME):

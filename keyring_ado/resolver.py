@@ -16,18 +16,19 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from . import discovery
-from .cached import REUSE_MARGIN, Cached, Memory
 from .chain import Outcome, resolve
-from .session import SessionExchange
 from .sources import default_sources
 from .sources.base import Request
+from .token import REUSE_MARGIN
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
+    from .cached import Memory
+    from .discovery import Authority
     from .feeds import Feed
     from .settings import Settings
+    from .signing_in import SigningIn
     from .sources.base import Source
     from .token import Token
 
@@ -68,37 +69,24 @@ class Resolver:
         self._answers: dict[tuple[str, bool], _Answer] = {}
         self.memory: Memory = {}
         """Tokens of the sources that sign in, per organisation and credential (see :class:`Cached`)."""
-        self.authorities: dict[tuple[str, str], discovery.Authority] = {}
+        self.authorities: dict[tuple[str, str], Authority] = {}
         """The tenant found for each organisation (see :func:`discovery.authority_for`)."""
         self._reported: set[str] = set()
 
     def request(self, feed: Feed, settings: Settings) -> Request:
         """A lookup of *feed*, whose authority is discovered at most once, remembered per organisation."""
-        return Request(feed, lambda asked: discovery.authority_for(asked, settings, self.authorities))
+        return Request(feed, lambda asked: self._signing_in(settings).authority(asked))
 
     def sources(self, settings: Settings, sources: Iterable[Source] | None = None) -> Iterator[Source]:
         """*sources* (by default those *settings* configure), each that signs in wrapped in this
         process's memory and the token file, and in the session-token exchange when it is asked for."""
         for source in default_sources(settings) if sources is None else sources:
-            if not source.signs_in:
-                yield source
-                continue
-            if settings.session.enabled:
-                hostname, bundle = settings.session.hostname, settings.network.ca_bundle
-                exchanged = SessionExchange(self._cached(source, settings), hostname=hostname, ca_bundle=bundle)
-                yield self._cached(exchanged, settings)
-            else:
-                yield self._cached(source, settings)
+            yield self._signing_in(settings).wrap(source) if source.signs_in else source
 
-    def _cached(self, source: Source, settings: Settings) -> Cached:
-        return Cached(
-            source,
-            memory=self.memory,
-            directory=settings.cache.directory,
-            in_ci=settings.in_ci,
-            forced=settings.cache.forced,
-            lock_timeout=settings.clis.timeout + 5,  # the longest az may take, and a little more
-        )
+    def _signing_in(self, settings: Settings) -> SigningIn:
+        from .signing_in import SigningIn  # noqa: PLC0415 - only once a source that signs in is reached
+
+        return SigningIn(settings, self.memory, self.authorities)
 
     def lookup(
         self,

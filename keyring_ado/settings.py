@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from . import variables as names
+from ._path import absolute_entry
 from ._values import FALSE, TRUE, Endpoint, Reader, masked_repr
 from .records import (
     DEFAULT_AZ_TIMEOUT,
@@ -215,8 +216,6 @@ def cache_directory(platform: str, environ: Mapping[str, str]) -> str:
             return ntpath.abspath(ntpath.expanduser(configured))
         return posixpath.abspath(posixpath.expanduser(configured))
     if windows:
-        from ._path import absolute_entry  # noqa: PLC0415 - a foreign lookup imports nothing it does not use
-
         base = environ.get("LOCALAPPDATA", "").strip()
         if not absolute_entry(base, platform=platform):
             base = ntpath.join(home_directory(platform, environ), "AppData", "Local")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
-import json
 import math
 import time
 from typing import NamedTuple
@@ -13,6 +12,8 @@ from typing import NamedTuple
 #: What clients send as the user name when the caller gave none. Azure Artifacts ignores the
 #: user name for PATs and tokens; this is the convention uv's and Microsoft's docs use.
 DEFAULT_USERNAME = "VssSessionToken"
+#: A token remembered in process memory is handed out again only while it has this long left.
+REUSE_MARGIN = 300.0
 
 
 class Kind(str, enum.Enum):
@@ -56,6 +57,8 @@ class Token(NamedTuple):  # not a dataclass: this is on every Azure lookup's imp
 
 def jwt_claims(secret: str) -> dict[str, object]:
     """The claims of a JWT, read without verifying it; empty for anything else."""
+    import json  # noqa: PLC0415 - 5 M instructions a PAT lookup need not pay: only tokens that look like JWTs
+
     parts = secret.split(".")
     if len(parts) != 3 or not parts[0].startswith("eyJ"):
         return {}

@@ -13,7 +13,8 @@ import pytest
 from keyring_ado import variables
 
 #: All a foreign lookup may load of ours: the backend, the feed gate, and the settings it needs
-#: (KEYRING_ADO_DISABLE, KEYRING_ADO_HOSTS) with their names, value parsing and records.
+#: (KEYRING_ADO_DISABLE, KEYRING_ADO_HOSTS) with their names, value parsing and records, and the
+#: package's version.
 GATE = (
     "keyring_ado.backend",
     "keyring_ado.feeds",
@@ -21,6 +22,8 @@ GATE = (
     "keyring_ado.variables",
     "keyring_ado._values",
     "keyring_ado.records",
+    "keyring_ado._path",
+    "keyring_ado._version",
 )
 PROBE = (
     f"GATE = {GATE!r}\n"

@@ -8,18 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._entra import Entra
-from .azd import AzdSource
-from .azure_cli import AzureCliSource
 from .compat import AccessTokenSource, ExternalFeedEndpointsSource
 from .env import EnvironmentSource
-from .github_oidc import GitHubOidcSource
-from .managed_identity import ManagedIdentitySource
 from .pipelines import AzurePipelinesSource
-from .pipelines_oidc import PipelinesOidcSource
-from .service_principal import ServicePrincipalSource
-from .signin import SignInSource
-from .workload_identity import WorkloadIdentitySource
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -30,9 +21,10 @@ if TYPE_CHECKING:
 
 def default_sources(settings: Settings) -> Iterator[Source]:
     """The sources in the order they are asked, each configured from *settings*: the only place
-    that reads settings for them. Made one at a time, as the chain gets to each."""
+    that reads settings for them. Made one at a time, as the chain gets to each: first the secrets
+    given in the configuration, then the sources that sign in."""
     hosts, secrets, network, app = settings.server_hosts, settings.secrets, settings.network, settings.application
-    clis, entra = settings.clis, Entra(network.authority_host, network.ca_bundle, secrets)
+    clis = settings.clis
 
     environment = settings.environment
     yield EnvironmentSource(pat=environment.pat, token=environment.token, ext_pat=environment.ext_pat)
@@ -51,7 +43,12 @@ def default_sources(settings: Settings) -> Iterator[Source]:
     job = settings.pipelines
     yield AzurePipelinesSource(tf_build=job.tf_build, access_token=job.access_token, collection_uri=job.collection_uri)
 
-    yield ServicePrincipalSource(
+    # The sources that sign in, with their plumbing (the token file, tenant discovery), are
+    # imported only when the chain gets this far: a secret given in the configuration never pays.
+    from .. import signing_in  # noqa: PLC0415 - the second lazy boundary (see keyring_ado.signing_in)
+
+    entra = signing_in.Entra(network.authority_host, network.ca_bundle, secrets)
+    yield signing_in.ServicePrincipalSource(
         client_id=app.client_id,
         tenant_id=app.tenant_id,
         client_secret=app.client_secret,
@@ -60,7 +57,7 @@ def default_sources(settings: Settings) -> Iterator[Source]:
         entra=entra,
     )
 
-    yield WorkloadIdentitySource(
+    yield signing_in.WorkloadIdentitySource(
         client_id=app.client_id,
         tenant_id=app.tenant_id,
         token_file=app.federated_token_file,
@@ -68,7 +65,7 @@ def default_sources(settings: Settings) -> Iterator[Source]:
     )
 
     github = settings.github
-    yield GitHubOidcSource(
+    yield signing_in.GitHubOidcSource(
         client_id=app.client_id,
         tenant_id=app.tenant_id,
         request_url=github.request_url,
@@ -77,7 +74,7 @@ def default_sources(settings: Settings) -> Iterator[Source]:
         entra=entra,
     )
 
-    yield PipelinesOidcSource(
+    yield signing_in.PipelinesOidcSource(
         request_uri=job.oidc_request_uri,
         service_connection_id=job.service_connection_id,
         access_token=job.access_token,
@@ -88,9 +85,9 @@ def default_sources(settings: Settings) -> Iterator[Source]:
     )
 
     managed = settings.managed_identity
-    yield ManagedIdentitySource(identity=managed.identity, endpoints=managed.endpoints, secrets=secrets)
+    yield signing_in.ManagedIdentitySource(identity=managed.identity, endpoints=managed.endpoints, secrets=secrets)
 
-    yield AzureCliSource(
+    yield signing_in.AzureCliSource(
         search_path=clis.search_path,
         pathext=clis.pathext,
         config_dir=clis.az_config_dir,
@@ -99,7 +96,7 @@ def default_sources(settings: Settings) -> Iterator[Source]:
         secrets=secrets,
     )
 
-    yield AzdSource(
+    yield signing_in.AzdSource(
         search_path=clis.search_path,
         pathext=clis.pathext,
         config_dir=clis.azd_config_dir,
@@ -109,7 +106,7 @@ def default_sources(settings: Settings) -> Iterator[Source]:
     )
 
     signin = settings.signin
-    yield SignInSource(
+    yield signing_in.SignInSource(
         cache_dir=settings.cache.directory,
         client_id=signin.client_id,
         timeout=signin.timeout,

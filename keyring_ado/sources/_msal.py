@@ -214,3 +214,34 @@ def _adopt_plaintext(directory: Path, persistence: Any) -> None:  # noqa: ANN401
         _log.debug("keyring-ado: moved the plaintext sign-in cache into the encrypted one and removed it")
     except (CannotRemove, ValueError, OSError) as exc:
         _log.debug("keyring-ado: kept %s: %s", path, first_line(str(exc)))
+
+
+def forget(directory: Path) -> tuple[list[str], str | None]:
+    """Forget the remembered sign-in in *directory*, for ``keyring-ado logout``: what was removed,
+    and what could not be (one line), if anything.
+
+    The encrypted entry is cleared even when its marker file is gone (the secret store keeps the
+    entry without it). When the store cannot be reached or does not answer in time, the marker is
+    kept and that is said: a sign-in left in a locked keyring must not look forgotten."""
+    removed = [str(directory / storage.FILE_CACHE)] if JsonFile(directory / storage.FILE_CACHE).clear() else []
+    marker = directory / storage.ENCRYPTED_CACHE
+    try:
+        cleared = _deadline.call(lambda: clear_encrypted(directory), storage.STORAGE_TIMEOUT, "the encrypted storage")
+    except NoStore as exc:
+        if marker.exists() and sys.platform != "win32":
+            return removed, _not_cleared(exc.reason)
+        cleared = False  # no store on this machine: nothing can be kept in one
+    except Exception as exc:  # a locked or broken store, or one that did not answer in time
+        return removed, _not_cleared(first_line(str(exc)))
+    with contextlib.suppress(FileNotFoundError):
+        marker.unlink()  # the marker (on Windows, the encrypted file itself, now empty)
+    if cleared:
+        removed.append(f"the encrypted sign-in ({storage.ENCRYPTED_CACHE})")
+    return removed, None
+
+
+def _not_cleared(reason: str) -> str:
+    return (
+        f"the encrypted sign-in could not be cleared ({reason}); unlock the login keyring (or Keychain) and run "
+        "`keyring-ado logout` again"
+    )

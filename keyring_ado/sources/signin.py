@@ -170,12 +170,6 @@ def _private(directory: Path) -> None:
         )
 
 
-def forget(directory: Path) -> tuple[list[str], str | None]:
-    """Forget the remembered sign-in in *directory*, for ``keyring-ado logout``: what was removed,
-    and what could not be."""
-    return storage.forget(directory)
-
-
 def _why_not_interactive(source: SignInSource) -> str | None:
     if source.in_ci:
         return "this is a CI run (no one to answer a prompt)"

@@ -11,16 +11,11 @@ stale lock files, and how it is all forgotten (``keyring-ado logout``).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import stat
 import sys
 from typing import TYPE_CHECKING
-
-from .. import _deadline
-from .._jsonfile import JsonFile
-from .._redact import first_line
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -42,39 +37,6 @@ _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 def remembered_somewhere(directory: Path) -> bool:
     """True when a sign-in may be kept in *directory* (its files exist): looked at without opening storage."""
     return any((directory / name).exists() for name in (ENCRYPTED_CACHE, FILE_CACHE))
-
-
-def forget(directory: Path) -> tuple[list[str], str | None]:
-    """Forget the remembered sign-in in *directory*, for ``keyring-ado logout``: what was removed,
-    and what could not be (one line), if anything.
-
-    The encrypted entry is cleared even when its marker file is gone (the secret store keeps the
-    entry without it). When the store cannot be reached or does not answer in time, the marker is
-    kept and that is said: a sign-in left in a locked keyring must not look forgotten."""
-    removed = [str(directory / FILE_CACHE)] if JsonFile(directory / FILE_CACHE).clear() else []
-    marker = directory / ENCRYPTED_CACHE
-    from . import _msal  # noqa: PLC0415 - msal and requests cost 0.12 s: only logout clears the encrypted entry
-
-    try:
-        cleared = _deadline.call(lambda: _msal.clear_encrypted(directory), STORAGE_TIMEOUT, "the encrypted storage")
-    except _msal.NoStore as exc:
-        if marker.exists() and sys.platform != "win32":
-            return removed, _not_cleared(exc.reason)
-        cleared = False  # no store on this machine: nothing can be kept in one
-    except Exception as exc:  # a locked or broken store, or one that did not answer in time
-        return removed, _not_cleared(first_line(str(exc)))
-    with contextlib.suppress(FileNotFoundError):
-        marker.unlink()  # the marker (on Windows, the encrypted file itself, now empty)
-    if cleared:
-        removed.append(f"the encrypted sign-in ({ENCRYPTED_CACHE})")
-    return removed, None
-
-
-def _not_cleared(reason: str) -> str:
-    return (
-        f"the encrypted sign-in could not be cleared ({reason}); unlock the login keyring (or Keychain) and run "
-        "`keyring-ado logout` again"
-    )
 
 
 def clear_stale_lock(path: Path) -> bool:

@@ -98,9 +98,9 @@ def test_forget_removes_the_remembered_sign_in(routed: AdoWorld, terminal: io.St
     directory = tmp_path / "signin"
     source = configured(routed, directory, allow_unencrypted_cache=True)
     source.get_token(lookup())
-    assert signin.forget(directory) == ([str(directory / "msal-cache.json")], None)
+    assert _msal.forget(directory) == ([str(directory / "msal-cache.json")], None)
     assert not (directory / "msal-cache.json").exists()
-    assert signin.forget(directory) == ([], None)
+    assert _msal.forget(directory) == ([], None)
     terminal.truncate(0)
     source.get_token(lookup())
     assert "enter the code" in terminal.getvalue(), "nothing remembered: a new prompt"
@@ -199,9 +199,9 @@ def test_logout_clears_the_secret_store_even_without_its_marker(
     (location,) = secret_store.secrets
     assert json.loads(secret_store.secrets[location])["RefreshToken"]
     (directory / "msal-cache.bin").unlink()
-    assert signin.forget(directory) == (["the encrypted sign-in (msal-cache.bin)"], None)
+    assert _msal.forget(directory) == (["the encrypted sign-in (msal-cache.bin)"], None)
     assert secret_store.secrets[location] == "{}"
-    assert signin.forget(directory) == ([], None)
+    assert _msal.forget(directory) == ([], None)
 
 
 def test_a_plaintext_sign_in_moves_into_encrypted_storage_once_there_is_one(
