@@ -220,10 +220,9 @@ def _expiry(value: object) -> float | None:
 
 
 def _live(entry: object) -> bool:
-    if not isinstance(entry, dict):
-        return False
-    expires_on = _expiry(entry.get("expires_on"))
-    return expires_on is not None and expires_on > time.time()
+    """An entry worth keeping when the file is written: one that reads as a token, not yet expired."""
+    token = _token(entry) if isinstance(entry, dict) else None
+    return token is not None and token.expires_on is not None and token.expires_on > time.time()
 
 
 def _protect(secret: str) -> str:
