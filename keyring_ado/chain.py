@@ -65,7 +65,7 @@ def attempts(request: Request, sources: Iterable[Source], secrets: Iterable[str]
             if source.signs_in and not looked_public:
                 looked_public = True
                 if _public_read(request):
-                    yield Attempt("feed", Outcome.PUBLIC, f"{feed.canonical_url} answers without credentials")
+                    yield Attempt("feed", Outcome.PUBLIC, f"{redact(feed.canonical_url)} answers without credentials")
                     return
             token = source.get_token(request)
         except SourceUnavailable as exc:

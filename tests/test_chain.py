@@ -173,3 +173,19 @@ def test_parallel_threads_resolve_once() -> None:
         thread.join()
     assert results == [source.outcome] * 8
     assert len(source.calls) == 1
+
+
+def test_a_public_feed_is_said_without_control_characters() -> None:
+    """The feed's own URL, quoted in the public-feed line, loses any control character (C1 ones
+    pass the gate): a log line cannot be split or rewritten by the URL a client asked for."""
+    from keyring_ado.discovery import Authority
+
+    url = "https://pkgs.dev.azure.com/contoso/_packaging/feed\x9b2J/pypi/simple/"  # CSI: clear the screen
+    public = Request(feed(url), lambda _feed: Authority("organizations", public=True))
+    source = Scripted("az", Token("t", Kind.ENTRA, source="az"), signs_in=True)
+    (attempt,) = chain.attempts(public, [source])
+    assert attempt.outcome is chain.Outcome.PUBLIC
+    assert (
+        attempt.detail == "https://pkgs.dev.azure.com/contoso/_packaging/feed2j/pypi/simple answers without credentials"
+    )
+    assert source.calls == []
