@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .cache import TokenCache, digest
-from .sources.base import Identity, Request, Scope, Source
+from .sources.base import FileState, Identity, Request, Scope, Source
 from .token import REUSE_MARGIN
 
 if TYPE_CHECKING:
@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 
 __all__ = ["REUSE_MARGIN", "Cached", "Memory"]
 
-#: Process memory: per organisation (uploads apart, URL for per-URL sources) and credential.
-Memory = dict[tuple[object, ...], "Token"]
+#: Process memory: per organisation (uploads apart, URL for per-URL sources) and credential, each
+#: token with the state of the identity's files when it was made (see :meth:`Identity.state`).
+Memory = dict[tuple[object, ...], tuple["Token", tuple[FileState, ...]]]
 
 
 class Cached(Source):
@@ -64,13 +65,13 @@ class Cached(Source):
         feed = request.feed
         key = (*self._where(feed), identity.source, identity.parts)
         remembered = self.memory.get(key)
-        if remembered is not None and remembered.fresh(REUSE_MARGIN):
-            return remembered
+        if remembered is not None and remembered[0].fresh(REUSE_MARGIN) and remembered[1] == identity.state():
+            return remembered[0]
         token = self._through_disk(request, identity) if self._disk_allowed(identity, feed) else None
         if token is None:
             token = self.source.get_token(request)
         if token.expires_on is None or token.fresh(REUSE_MARGIN):
-            self.memory[key] = token
+            self.memory[key] = (token, identity.state())  # after the source wrote its files (msal's cache)
         return token
 
     def _where(self, feed: Feed) -> tuple[object, ...]:

@@ -11,14 +11,13 @@ Imported lazily by the backend, only once a service string has matched a feed.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from typing import TYPE_CHECKING
 
 from .chain import Outcome, resolve
 from .sources import default_sources
-from .sources.base import Request
+from .sources.base import Request, file_state
 from .token import REUSE_MARGIN
 
 if TYPE_CHECKING:
@@ -118,7 +117,7 @@ class Resolver:
             token = None if final is None else final.token
             if final is not None and not final.remember:
                 return token
-            files = tuple((path, _stat(path)) for path in (final.files if final else ()))
+            files = tuple((path, file_state(path)) for path in (final.files if final else ()))
             until = time.monotonic() + MISS_TTL if token is None else float("inf")
             self._answers[key] = _Answer(token, until, settings, environment, files)
             return token
@@ -134,7 +133,7 @@ class Resolver:
         answer = self._answers.get(key)
         if answer is None or not same(answer):
             return None
-        if any(_stat(path) != seen for path, seen in answer.files):
+        if any(file_state(path) != seen for path, seen in answer.files):
             return None
         if answer.token is None:
             return (None,) if time.monotonic() < answer.until else None
@@ -145,11 +144,3 @@ class Resolver:
             if problem not in self._reported:
                 self._reported.add(problem)
                 _log.warning("keyring-ado: %s", problem)
-
-
-def _stat(path: str) -> tuple[int, ...] | None:
-    try:
-        status = os.stat(path)
-    except OSError:
-        return None
-    return (status.st_mtime_ns, status.st_size, status.st_ino, status.st_dev)

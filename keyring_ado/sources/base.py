@@ -19,6 +19,7 @@ the manner of azure-identity's credentials. It has:
 from __future__ import annotations
 
 import enum
+import os
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -58,6 +59,25 @@ class Identity(NamedTuple):
 
     def __repr__(self) -> str:  # parts may hold a secret: never shown
         return f"Identity(source={self.source!r}, parts=<{len(self.parts)} hidden>, files={self.files!r}, ci={self.ci})"
+
+    def state(self) -> tuple[FileState, ...]:
+        """The state of :attr:`files` now: a token remembered in memory is served again only while
+        it is unchanged (another process's ``az logout`` or ``keyring-ado logout``, a certificate
+        replaced at the same path)."""
+        return tuple(file_state(path) for path in self.files)
+
+
+#: A file's modification time, size, inode and device, or None when it cannot be read.
+FileState = tuple[int, int, int, int] | None
+
+
+def file_state(path: str) -> FileState:
+    """What :class:`Identity` and the resolver compare to notice that a file changed."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return (status.st_mtime_ns, status.st_size, status.st_ino, status.st_dev)
 
 
 class Request:

@@ -7,6 +7,7 @@ Every request has a timeout and at most one retry.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from .. import variables as names
@@ -49,15 +50,17 @@ class ServicePrincipalSource(Source):
 
     def identity(self, request: Request) -> Identity:
         client_id, tenant_id = application(self.client_id, self.tenant_id, self.name)
+        files: tuple[str, ...] = ()
         if self.client_secret:
             proof: tuple[str, ...] = ("secret", self.client_secret)
         elif self.certificate_path:
             path = self.certificate_path
             proof = ("certificate", path, file_digest(path), self.certificate_password or "")
+            files = (os.path.abspath(path),)  # replaced at the same path: noticed by a running process
         else:
             raise SourceUnavailable(f"neither {names.CLIENT_SECRET} nor {names.CLIENT_CERTIFICATE_PATH} is set")
         check_tenant(tenant_id, names.TENANT_ID)
-        return application_identity("sp", self.entra.authority_host, tenant_id, client_id, *proof)
+        return application_identity("sp", self.entra.authority_host, tenant_id, client_id, *proof)._replace(files=files)
 
     def get_token(self, request: Request) -> Token:
         self.identity(request)

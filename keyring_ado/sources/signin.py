@@ -68,10 +68,14 @@ class SignInSource(Source):
         self.entra = entra
 
     def identity(self, request: Request) -> Identity:
-        """The application, cloud and tenant override a sign-in is for. Unavailable at once, before
-        any storage or network is touched, when nothing is remembered and no person can answer."""
-        self._directory()
-        return Identity("msal", (self.entra.host, self.client_id, self.tenant or ""))
+        """The application, cloud and tenant override a sign-in is for, and the directory it is
+        kept in (another directory is another person's sign-in); its files, so that a logout by
+        another process is noticed by a running one. Unavailable at once, before any storage or
+        network is touched, when nothing is remembered and no person can answer."""
+        directory, _refusal = self._directory()
+        kept = os.path.abspath(directory)
+        files = tuple(os.path.join(kept, name) for name in (storage.ENCRYPTED_CACHE, storage.FILE_CACHE))
+        return Identity("msal", (self.entra.host, self.client_id, self.tenant or "", kept), files=files)
 
     def get_token(self, request: Request) -> Token:
         directory, refusal = self._directory()  # decided before any storage is touched

@@ -59,8 +59,9 @@ def fake_browser(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **knobs: str) 
 
 
 def test_identity_is_the_application_cloud_and_tenant_without_discovery(terminal: io.StringIO, tmp_path: Path) -> None:
-    """What a remembered token is served again to: the Entra host, the client id and the tenant
-    override, told without asking the feed for its tenant; unavailable at once when there is
+    """What a remembered token is served again to: the Entra host, the client id, the tenant
+    override and the directory the sign-in is kept in, told without asking the feed for its tenant,
+    with the sign-in's files (a logout elsewhere changes them); unavailable at once when there is
     nowhere to remember a sign-in, or nothing is remembered and no one can answer."""
 
     def no_discovery(_feed: object) -> Authority:
@@ -70,7 +71,11 @@ def test_identity_is_the_application_cloud_and_tenant_without_discovery(terminal
     source = SignInSource(
         cache_dir=str(tmp_path / "signin"), entra=Entra(f"https://{entra.ENTRA_HOST}/"), tenant=TENANT
     )
-    assert source.identity(request) == Identity("msal", (entra.ENTRA_HOST, DEFAULT_SIGNIN_CLIENT_ID, TENANT))
+    kept = str(tmp_path / "signin")
+    files = (f"{kept}/msal-cache.bin", f"{kept}/msal-cache.json")
+    assert source.identity(request) == Identity(
+        "msal", (entra.ENTRA_HOST, DEFAULT_SIGNIN_CLIENT_ID, TENANT, kept), files=files
+    )
     assert SignInSource(cache_dir=str(tmp_path)).identity(request).parts[::2] == ("login.microsoftonline.com", "")
     with pytest.raises(SourceUnavailable, match="KEYRING_ADO_CACHE=off"):
         SignInSource().identity(request)
